@@ -1,0 +1,225 @@
+"""The ``statsfirst`` command line. Command names and options are a contract other tools rely on.
+
+Every command takes ``--dsn`` (or ``DATABASE_URL``), else uses the embedded PostgreSQL server.
+Errors print one line (``error: what is wrong — what to do``) and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import psycopg
+import typer
+from rich.console import Console
+
+from statsfirst.db.dsn import ResolvedDsn, redact, resolve_dsn
+from statsfirst.errors import StatsfirstError
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
+)
+legacy_app = typer.Typer(no_args_is_help=True, help="The legacy baseline for development, tests and the demo.")
+schema_app = typer.Typer(no_args_is_help=True, help="Apply and inspect the Statistics-First schema migrations.")
+embedded_app = typer.Typer(no_args_is_help=True, help="The embedded PostgreSQL server used when no DSN is given.")
+app.add_typer(legacy_app, name="legacy")
+app.add_typer(schema_app, name="schema")
+app.add_typer(embedded_app, name="embedded")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        envvar="DATABASE_URL",
+        show_envvar=True,
+        show_default=False,
+        help="PostgreSQL connection string (default: DATABASE_URL, else the embedded server).",
+    ),
+]
+
+T = TypeVar("T")
+
+
+def run_safely(action: Callable[[], T], dsn: ResolvedDsn | None = None) -> T:
+    """Run a command body; turn known failures into one clear line and a non-zero exit."""
+    try:
+        return action()
+    except StatsfirstError as exc:
+        message = dsn.scrub(str(exc)) if dsn else redact(str(exc))
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except psycopg.Error as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        message = dsn.scrub(first_line) if dsn else redact(first_line)
+        err_console.print(
+            f"[bold red]error:[/] the database refused the operation: {message} — nothing was committed by "
+            "the failing step; fix the cause and re-run the same command",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("STATSFIRST_DEBUG"):
+            raise
+        detail = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+        message = dsn.scrub(detail) if dsn else redact(detail)
+        err_console.print(
+            f"[bold red]error:[/] unexpected failure ({message}) — this is a bug in statsfirst; re-run with "
+            "STATSFIRST_DEBUG=1 for the traceback and report it",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _resolve(dsn: str | None) -> ResolvedDsn:
+    return run_safely(lambda: resolve_dsn(dsn))
+
+
+# ----------------------------------------------------------------------------------------------- legacy
+@legacy_app.command("init")
+def legacy_init(
+    dsn: DsnOption = None,
+    with_session_settings: Annotated[
+        bool, typer.Option("--with-session-settings", help="Also create the legacy session_settings table.")
+    ] = False,
+) -> None:
+    """Create the legacy tables (dev/test/demo only); refuses a database that already has them."""
+    from statsfirst.db.connection import connection
+    from statsfirst.legacy.baseline import init_legacy
+
+    resolved = _resolve(dsn)
+
+    def action() -> None:
+        with connection(resolved) as conn:
+            created = init_legacy(conn, with_session_settings=with_session_settings)
+        console.print(f"legacy baseline created in {resolved.redacted()}: {', '.join(created)}", highlight=False)
+
+    run_safely(action, resolved)
+
+
+@legacy_app.command("seed")
+def legacy_seed(
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="How many c3d_metadata rows to write.")],
+    dsn: DsnOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same data.")] = 42,
+    bad_fraction: Annotated[
+        float, typer.Option("--bad-fraction", min=0.0, max=1.0, help="Share of sessions spoiled on purpose.")
+    ] = 0.0,
+    signal_samples: Annotated[
+        int, typer.Option("--signal-samples", min=0, help="Samples per channel written to emg_signals (bloat).")
+    ] = 0,
+    c3d_dir: Annotated[
+        Path | None, typer.Option("--c3d-dir", help="Real C3D files that ground names, sizes and durations.")
+    ] = None,
+) -> None:
+    """Write deterministic, realistic synthetic legacy data (with every trap of the legacy spec)."""
+    from statsfirst.db.connection import connection
+    from statsfirst.legacy.generator import seed_legacy
+
+    resolved = _resolve(dsn)
+
+    def action() -> None:
+        with connection(resolved) as conn:
+            report = seed_legacy(
+                conn,
+                sessions=sessions,
+                seed=seed,
+                bad_fraction=bad_fraction,
+                signal_samples=signal_samples,
+                c3d_dir=c3d_dir,
+            )
+        console.print(report.summary(), highlight=False)
+
+    run_safely(action, resolved)
+
+
+# ----------------------------------------------------------------------------------------------- schema
+@schema_app.command("apply")
+def schema_apply(
+    dsn: DsnOption = None,
+    target_schema: Annotated[
+        str | None,
+        typer.Option("--target-schema", help="Schema for the eight tables (default: the recorded one, else public)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    lock_timeout: Annotated[
+        float, typer.Option("--lock-timeout", min=0.0, help="Seconds to wait for a concurrent apply.")
+    ] = 60.0,
+) -> None:
+    """Apply pending sql/ migrations in order, each in its own transaction, under an advisory lock."""
+    from statsfirst.db.migrations import apply_migrations
+
+    resolved = _resolve(dsn)
+
+    def action() -> None:
+        report = apply_migrations(
+            resolved, target_schema=target_schema, dry_run=dry_run, lock_timeout_s=lock_timeout, log=console.print
+        )
+        console.print(report.summary(), highlight=False)
+
+    run_safely(action, resolved)
+
+
+@schema_app.command("status")
+def schema_status(dsn: DsnOption = None) -> None:
+    """Show applied and pending migrations, checksums and the recorded target schema."""
+    from statsfirst.db.migrations import migration_status
+
+    resolved = _resolve(dsn)
+
+    def action() -> None:
+        status = migration_status(resolved)
+        console.print(status.render())
+        if status.drifted:
+            raise typer.Exit(1)
+
+    run_safely(action, resolved)
+
+
+# ----------------------------------------------------------------------------------------------- embedded
+@embedded_app.command("stop")
+def embedded_stop() -> None:
+    """Stop the embedded server (its data stays under STATSFIRST_HOME)."""
+    from statsfirst.db.embedded import pgdata_dir, stop_embedded
+
+    stopped = stop_embedded()
+    console.print(f"embedded server {'stopped' if stopped else 'was not running'} ({pgdata_dir()})", highlight=False)
+
+
+@embedded_app.command("dsn")
+def embedded_dsn_command() -> None:
+    """Start the embedded server if needed and print its DSN (it has no password)."""
+    from statsfirst.db.embedded import embedded_dsn
+
+    console.print(run_safely(embedded_dsn), highlight=False, soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo(
+    dsn: DsnOption = None,
+    sessions: Annotated[int, typer.Option("--sessions", min=1, help="Synthetic sessions to seed.")] = 3000,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+) -> None:
+    """The whole job on a fresh database: legacy init + seed, schema apply (migration follows in later releases)."""
+    from statsfirst.demo import run_demo
+
+    resolved = _resolve(dsn)
+    run_safely(lambda: run_demo(resolved, sessions=sessions, seed=seed, console=console), resolved)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

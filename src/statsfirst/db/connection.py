@@ -1,0 +1,40 @@
+"""Open connections with clear, password-free errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from statsfirst.db.dsn import ResolvedDsn
+from statsfirst.errors import ConnectionProblem
+
+APPLICATION_NAME = "statsfirst"
+
+
+def connect(dsn: ResolvedDsn, *, autocommit: bool = False, application_name: str = APPLICATION_NAME,
+            connect_timeout: int = 10) -> psycopg.Connection:
+    """Connect, turning every connection failure into one line that names the DSN (password removed)."""
+    try:
+        return psycopg.connect(
+            dsn.conninfo,
+            autocommit=autocommit,
+            application_name=application_name,
+            connect_timeout=connect_timeout,
+        )
+    except psycopg.Error as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConnectionProblem(
+            f"cannot connect to {dsn.redacted()} (from {dsn.source}): {dsn.scrub(first_line)}",
+            "check that the server runs and that --dsn / DATABASE_URL is right",
+        ) from None
+
+
+@contextmanager
+def connection(dsn: ResolvedDsn, **kwargs: object) -> Iterator[psycopg.Connection]:
+    conn = connect(dsn, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield conn
+    finally:
+        conn.close()
