@@ -75,7 +75,7 @@ def test_edited_applied_migration_is_refused_before_any_change(empty_db: Resolve
     assert not relation_exists(empty_db, "public.third_table")
     status = migration_status(empty_db, sql_root=root)
     assert status.drifted
-    assert ("003_third.sql", "versioned", "pending") == status.rows[-1][:3]
+    assert status.rows[-1][:3] == ("003_third.sql", "versioned", "pending")
 
 
 def test_failing_migration_leaves_nothing_and_is_not_recorded(empty_db: ResolvedDsn, tmp_path: Path) -> None:

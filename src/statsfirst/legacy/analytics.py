@@ -1,8 +1,9 @@
 """Build legacy ``analysis_results.analytics_data`` documents in the real units and shapes.
 
 Counts are JSON floats (``12.0``), durations milliseconds, amplitudes volts (1e-6 .. 1e-2), mpf/mdf Hz,
-``fatigue_index_fi_nsm5`` a tiny ratio (~1e-12 .. 1e-11). Contractions are drawn one by one, and every count is
-derived from them, so ``good <= mvc_count``, ``good <= duration_count`` and both ``<= total`` hold by construction.
+``fatigue_index_fi_nsm5`` a tiny ratio (~1e-12 .. 1e-11). Contractions are drawn one by one, and every
+count is derived from them, so ``good <= mvc_count``, ``good <= duration_count`` and both ``<= total`` hold by
+construction.
 Numeric draws are vectorised (one numpy call per quantity for the whole batch); only assembly is per channel.
 """
 
@@ -39,7 +40,7 @@ DROPPABLE_KEYS: tuple[str, ...] = (
     "signal_processing",
     "mvc_estimation_method",
 )
-NULLABLE_KEYS: tuple[str, ...] = ("mpf", "mdf", "fatigue_index_fi_nsm5", "rms", "mav", "expected_contractions")
+NULLABLE_KEYS: tuple[str, ...] = ("mpf", "mdf", "fatigue_index_fi_nsm5", "rms", "mav", "max_duration_ms")
 
 
 @dataclass

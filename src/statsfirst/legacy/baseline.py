@@ -1,7 +1,7 @@
 """Create the legacy GHOSTLY+ tables in an empty database (``statsfirst legacy init``).
 
-The DDL lives in ``sql/legacy/`` (reviewable SQL, one concern per file); this module only checks the database is
-empty of legacy tables, runs the files in one transaction and reports what it created.
+The DDL lives in ``sql/legacy/`` (reviewable SQL, one concern per file); this module only checks the
+database is empty of legacy tables, runs the files in one transaction and reports what it created.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from statsfirst.paths import sql_dir
 BASELINE_FILE = "001_legacy_baseline.sql"
 SESSION_SETTINGS_FILE = "002_legacy_session_settings.sql"
 
-LEGACY_TABLES: tuple[str, ...] = ("therapists", "patients", "researcher_profiles", "c3d_metadata", "analysis_results")
+LEGACY_TABLES: tuple[str, ...] = (
+    "therapists",
+    "patients",
+    "researcher_profiles",
+    "c3d_metadata",
+    "analysis_results",
+)
 SESSION_SETTINGS_TABLE = "session_settings"
 LEGACY_VIEWS: tuple[str, ...] = ("analysis_summary",)
 

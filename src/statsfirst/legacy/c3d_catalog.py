@@ -25,7 +25,7 @@ ANALOG_RATE_HZ = 990.0
 ANALOG_LABELS: tuple[str, ...] = ("CH1 Raw", "CH2 Raw", "CH1 activated", "CH2 activated")
 EMG_SLICE_SAMPLES = 2000
 
-# The parametric profile: the real recordings (name, size in bytes, point frames) as measured on the originals.
+# The parametric profile: the real recordings (name, size in bytes, point frames) measured on the originals.
 PARAMETRIC_PROFILE: tuple[tuple[str, int, int], ...] = (
     ("Ghostly_Emg_20230321_17-23-09-0409.c3d", 1229632, 2476),
     ("Ghostly_Emg_20230321_17-28-14-0160.c3d", 1122496, 2260),
@@ -168,7 +168,8 @@ def parametric_catalog(slice_samples: int = EMG_SLICE_SAMPLES) -> C3DCatalog:
 
 
 def load_catalog(c3d_dir: Path | None = None, slice_samples: int = EMG_SLICE_SAMPLES) -> C3DCatalog:
-    """Read every ``*.c3d`` in ``c3d_dir`` (default: :func:`statsfirst.paths.default_c3d_dir`), sorted by name.
+    """Read every ``*.c3d`` in ``c3d_dir`` (default: :func:`statsfirst.paths.default_c3d_dir`), sorted
+    by name.
 
     Falls back to :func:`parametric_catalog` when the directory is missing or holds no C3D file.
     """

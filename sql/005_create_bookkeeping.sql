@@ -1,0 +1,177 @@
+-- statsfirst bookkeeping for the migration flow: run and batch ledger (resume), quarantine, lineage, watermarks,
+-- and the JSON type guard used by extraction. Everything lives in the bookkeeping schema `statsfirst`,
+-- never in the target schema and never in the legacy tables.
+
+-- ------------------------------------------------------------------------------------------ runs and batches
+CREATE TABLE statsfirst.migration_runs (
+    run_id        uuid        PRIMARY KEY,
+    command_key   text        NOT NULL,
+    parameters    jsonb       NOT NULL,
+    target_schema text        NOT NULL,
+    status        text        NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz,
+    totals        jsonb
+);
+COMMENT ON TABLE statsfirst.migration_runs IS 'One row per `statsfirst migrate` run; an unfinished run with the same command_key is resumed';
+COMMENT ON COLUMN statsfirst.migration_runs.run_id IS 'Run identifier, recorded on quarantine and lineage rows';
+COMMENT ON COLUMN statsfirst.migration_runs.command_key IS 'SHA-256 of the parameters that define the work (range, batch size, weights, target schema)';
+COMMENT ON COLUMN statsfirst.migration_runs.parameters IS 'The run parameters as given (no connection string)';
+COMMENT ON COLUMN statsfirst.migration_runs.target_schema IS 'Schema the run loaded into';
+COMMENT ON COLUMN statsfirst.migration_runs.status IS 'running (or killed while running), completed, failed';
+COMMENT ON COLUMN statsfirst.migration_runs.started_at IS 'When the run was created';
+COMMENT ON COLUMN statsfirst.migration_runs.finished_at IS 'When the last batch committed';
+COMMENT ON COLUMN statsfirst.migration_runs.totals IS 'Closing summary: sessions migrated/quarantined/skipped, per-table rows, wall time';
+
+CREATE INDEX migration_runs_command_key_idx ON statsfirst.migration_runs (command_key, started_at DESC);
+
+CREATE TABLE statsfirst.migration_batches (
+    run_id        uuid        NOT NULL REFERENCES statsfirst.migration_runs (run_id) ON DELETE CASCADE,
+    batch_no      integer     NOT NULL CHECK (batch_no >= 0),
+    first_id      uuid        NOT NULL,
+    last_id       uuid        NOT NULL,
+    session_count integer     NOT NULL CHECK (session_count >= 0),
+    status        text        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'committed')),
+    committed_at  timestamptz,
+    outcome       jsonb,
+    PRIMARY KEY (run_id, batch_no)
+);
+COMMENT ON TABLE statsfirst.migration_batches IS 'The key ranges of a run; a batch is committed in the same transaction as its data, so a killed run redoes only uncommitted batches';
+COMMENT ON COLUMN statsfirst.migration_batches.run_id IS 'Run the batch belongs to';
+COMMENT ON COLUMN statsfirst.migration_batches.batch_no IS 'Position of the batch in the run (keyset order by c3d_metadata.id)';
+COMMENT ON COLUMN statsfirst.migration_batches.first_id IS 'First legacy c3d_metadata.id of the batch (inclusive)';
+COMMENT ON COLUMN statsfirst.migration_batches.last_id IS 'Last legacy c3d_metadata.id of the batch (inclusive)';
+COMMENT ON COLUMN statsfirst.migration_batches.session_count IS 'Legacy sessions in the batch when the run was planned';
+COMMENT ON COLUMN statsfirst.migration_batches.status IS 'pending or committed';
+COMMENT ON COLUMN statsfirst.migration_batches.committed_at IS 'When the batch transaction committed';
+COMMENT ON COLUMN statsfirst.migration_batches.outcome IS 'Per-batch counts: migrated, quarantined and skipped by reason, rows per table';
+
+-- ------------------------------------------------------------------------------------------ quarantine
+CREATE TABLE statsfirst.quarantine (
+    quarantine_id     uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    legacy_session_id uuid        NOT NULL,
+    legacy_analysis_ids uuid[]    NOT NULL DEFAULT '{}',
+    stage             text        NOT NULL CHECK (stage IN ('normalize', 'validate', 'load')),
+    reasons           text[]      NOT NULL,
+    failures          jsonb       NOT NULL,
+    payload           jsonb       NOT NULL,
+    first_run_id      uuid        NOT NULL,
+    last_run_id       uuid        NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    resolved_at       timestamptz,
+    resolved_by_run   uuid
+);
+COMMENT ON TABLE statsfirst.quarantine IS 'Legacy sessions held back: every failed check with column and value, and the legacy payload without signal arrays';
+COMMENT ON COLUMN statsfirst.quarantine.quarantine_id IS 'Entry identifier';
+COMMENT ON COLUMN statsfirst.quarantine.legacy_session_id IS 'Legacy c3d_metadata.id of the session held back (the whole session is held back)';
+COMMENT ON COLUMN statsfirst.quarantine.legacy_analysis_ids IS 'Legacy analysis_results ids of the session';
+COMMENT ON COLUMN statsfirst.quarantine.stage IS 'normalize (malformed JSON), validate (pandera checks) or load (rejected by the database)';
+COMMENT ON COLUMN statsfirst.quarantine.reasons IS 'Distinct reason codes, e.g. wrong_type, count_exceeds_total, out_of_range';
+COMMENT ON COLUMN statsfirst.quarantine.failures IS 'Every failed check: [{table, column, check, value, reason}]';
+COMMENT ON COLUMN statsfirst.quarantine.payload IS 'The legacy rows of the session (c3d_metadata, analysis_results without emg_signals)';
+COMMENT ON COLUMN statsfirst.quarantine.first_run_id IS 'Run that first held the session back';
+COMMENT ON COLUMN statsfirst.quarantine.last_run_id IS 'Latest run that held it back';
+COMMENT ON COLUMN statsfirst.quarantine.created_at IS 'When the entry was created';
+COMMENT ON COLUMN statsfirst.quarantine.resolved_at IS 'When a later run migrated the session after the legacy data was fixed';
+COMMENT ON COLUMN statsfirst.quarantine.resolved_by_run IS 'Run that migrated the fixed session';
+
+CREATE UNIQUE INDEX quarantine_open_session_idx ON statsfirst.quarantine (legacy_session_id) WHERE resolved_at IS NULL;
+
+-- ------------------------------------------------------------------------------------------ lineage
+CREATE TABLE statsfirst.session_lineage (
+    legacy_session_id uuid        PRIMARY KEY,
+    raw_patient_id    text,
+    raw_resolved_patient_id text,
+    raw_therapist_id  text,
+    raw_resolved_therapist_id text,
+    raw_session_id    text,
+    patient_resolution text       NOT NULL,
+    linked_settings   jsonb,
+    legacy_c3d        jsonb       NOT NULL,
+    source_hash       text        NOT NULL,
+    run_id            uuid        NOT NULL,
+    migrated_at       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE statsfirst.session_lineage IS 'Per migrated session: the raw legacy references, legacy-only fields and the source hash (for change detection and the compatibility views)';
+COMMENT ON COLUMN statsfirst.session_lineage.legacy_session_id IS 'Legacy c3d_metadata.id (= therapy_sessions.id)';
+COMMENT ON COLUMN statsfirst.session_lineage.raw_patient_id IS 'Legacy patient_id as stored';
+COMMENT ON COLUMN statsfirst.session_lineage.raw_resolved_patient_id IS 'Legacy resolved_patient_id as stored (may be the sentinel Unknown)';
+COMMENT ON COLUMN statsfirst.session_lineage.raw_therapist_id IS 'Legacy therapist_id as stored';
+COMMENT ON COLUMN statsfirst.session_lineage.raw_resolved_therapist_id IS 'Legacy resolved_therapist_id as stored';
+COMMENT ON COLUMN statsfirst.session_lineage.raw_session_id IS 'Legacy session_id (folder name) as stored';
+COMMENT ON COLUMN statsfirst.session_lineage.patient_resolution IS 'resolved, sentinel (Unknown/empty/NULL) or unregistered (code absent from patients)';
+COMMENT ON COLUMN statsfirst.session_lineage.linked_settings IS 'Which legacy session_settings row fed the session ({user_id, session_id, link, candidates}) or NULL';
+COMMENT ON COLUMN statsfirst.session_lineage.legacy_c3d IS 'The legacy c3d_metadata row as JSON (legacy-only fields for the compatibility views)';
+COMMENT ON COLUMN statsfirst.session_lineage.source_hash IS 'MD5 of the legacy rows the session was built from; unchanged hash = nothing to redo';
+COMMENT ON COLUMN statsfirst.session_lineage.run_id IS 'Run that last wrote the session';
+COMMENT ON COLUMN statsfirst.session_lineage.migrated_at IS 'When that run wrote it';
+
+CREATE TABLE statsfirst.analysis_lineage (
+    legacy_analysis_id uuid       PRIMARY KEY,
+    legacy_session_id uuid        NOT NULL,
+    legacy_analysis   jsonb       NOT NULL,
+    run_id            uuid        NOT NULL
+);
+COMMENT ON TABLE statsfirst.analysis_lineage IS 'Per legacy analysis_results row: its legacy-only scalar fields (no analytics_data, no emg_signals)';
+COMMENT ON COLUMN statsfirst.analysis_lineage.legacy_analysis_id IS 'Legacy analysis_results.id (= signal_processing_cache.id)';
+COMMENT ON COLUMN statsfirst.analysis_lineage.legacy_session_id IS 'Legacy c3d_metadata_id';
+COMMENT ON COLUMN statsfirst.analysis_lineage.legacy_analysis IS 'Legacy scalar columns as JSON (file_hash, processing_params, processing_time_ms, ...)';
+COMMENT ON COLUMN statsfirst.analysis_lineage.run_id IS 'Run that last wrote it';
+CREATE INDEX analysis_lineage_session_idx ON statsfirst.analysis_lineage (legacy_session_id);
+
+-- ------------------------------------------------------------------------------------------ watermarks
+CREATE TABLE statsfirst.watermarks (
+    target_schema text        PRIMARY KEY,
+    c3d_updated_at timestamptz,
+    analysis_created_at timestamptz,
+    run_id        uuid,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE statsfirst.watermarks IS 'Incremental migration high-water marks per target schema';
+COMMENT ON COLUMN statsfirst.watermarks.target_schema IS 'Target schema the marks belong to';
+COMMENT ON COLUMN statsfirst.watermarks.c3d_updated_at IS 'Newest legacy c3d_metadata.updated_at fully migrated';
+COMMENT ON COLUMN statsfirst.watermarks.analysis_created_at IS 'Newest legacy analysis_results.created_at fully migrated';
+COMMENT ON COLUMN statsfirst.watermarks.run_id IS 'Run that advanced the marks';
+COMMENT ON COLUMN statsfirst.watermarks.updated_at IS 'When the marks were advanced';
+
+-- ------------------------------------------------------------------------------------------ JSON type guard
+CREATE FUNCTION statsfirst.json_is_float8(value jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path FROM CURRENT
+AS $$
+    -- true for JSON null or a JSON number that a float8 represents (no overflow, no underflow to zero)
+    SELECT value IS NULL
+        OR jsonb_typeof(value) = 'null'
+        OR (jsonb_typeof(value) = 'number'
+            AND abs(value::text::numeric) < 1.7e308
+            AND (value::text::numeric = 0 OR abs(value::text::numeric) > 2.3e-308));
+$$;
+COMMENT ON FUNCTION statsfirst.json_is_float8(jsonb) IS 'Whether a JSON value can load into a float8 column unchanged (null or a finite, representable number)';
+
+CREATE FUNCTION statsfirst.channel_type_problems(channel jsonb, numeric_keys text[], block_keys text[], block_fields text[])
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path FROM CURRENT
+AS $$
+    -- every key of a channel object whose value has the wrong JSON type, as 'key=<value>' (value cut to 80 chars)
+    SELECT CASE
+        WHEN jsonb_typeof(channel) IS DISTINCT FROM 'object' THEN
+            ARRAY['<channel>=' || left(coalesce(channel::text, 'NULL'), 80)]
+        ELSE coalesce((
+            SELECT array_agg(problem ORDER BY problem) FROM (
+                SELECT f.key || '=' || left(f.value::text, 80) AS problem
+                FROM jsonb_each(channel) f
+                WHERE f.key = ANY (numeric_keys) AND NOT statsfirst.json_is_float8(f.value)
+                UNION ALL
+                SELECT b.key || '=' || left(b.value::text, 80)
+                FROM jsonb_each(channel) b
+                WHERE b.key = ANY (block_keys) AND jsonb_typeof(b.value) NOT IN ('object', 'null')
+                UNION ALL
+                SELECT b.key || '.' || s.key || '=' || left(s.value::text, 80)
+                FROM jsonb_each(channel) b
+                CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(b.value) = 'object' THEN b.value ELSE '{}' END) s
+                WHERE b.key = ANY (block_keys) AND s.key = ANY (block_fields) AND NOT statsfirst.json_is_float8(s.value)
+            ) problems), '{}')
+    END;
+$$;
+COMMENT ON FUNCTION statsfirst.channel_type_problems(jsonb, text[], text[], text[]) IS 'Type problems of one analytics_data channel (strings, arrays or out-of-range numbers where numbers belong), so only well-typed JSON reaches the strict polars decoder';

@@ -1,0 +1,1 @@
+"""Extract: batched, column-pruned reads of the legacy tables via COPY (never ``emg_signals``)."""

@@ -1,0 +1,82 @@
+"""The analytics_data fields the mapping needs, per channel. One list shared by the SQL guard and the decoder."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Numbers per channel (JSON floats, possibly null) that feed emg_statistics.
+CHANNEL_NUMBERS: tuple[str, ...] = (
+    "contraction_count",
+    "good_contraction_count",
+    "mvc_contraction_count",
+    "duration_contraction_count",
+    "avg_duration_ms",
+    "min_duration_ms",
+    "max_duration_ms",
+    "total_time_under_tension_ms",
+    "duration_threshold_actual_value",
+    "avg_amplitude",
+    "max_amplitude",
+    "rms",
+    "mav",
+    "mvc_threshold_actual_value",
+    "mpf",
+    "mdf",
+    "fatigue_index_fi_nsm5",
+    "expected_contractions",
+)
+
+# Temporal statistics blocks and the fields of each that are kept (<metric>_mean / <metric>_std).
+TEMPORAL_BLOCKS: dict[str, str] = {
+    "rms_temporal_stats": "rms",
+    "mav_temporal_stats": "mav",
+    "mpf_temporal_stats": "mpf",
+    "mdf_temporal_stats": "mdf",
+    "fatigue_index_temporal_stats": "fatigue_index",
+}
+TEMPORAL_FIELDS: tuple[str, ...] = ("mean_value", "std_value")
+
+# signal_processing.parameters_used numbers that feed processing_parameters.
+PARAMETER_NUMBERS: tuple[str, ...] = (
+    "highpass_cutoff_hz",
+    "lowpass_cutoff_hz",
+    "filter_order",
+    "smoothing_window_ms",
+    "sampling_rate",
+)
+
+# The explicit dtype the channel JSON is decoded with (after the SQL type guard let it through).
+CHANNEL_DTYPE = pl.Struct(
+    [pl.Field(name, pl.Float64) for name in CHANNEL_NUMBERS]
+    + [
+        pl.Field(block, pl.Struct([pl.Field(f, pl.Float64) for f in TEMPORAL_FIELDS]))
+        for block in TEMPORAL_BLOCKS
+    ]
+)
+PARAMETERS_DTYPE = pl.Struct([pl.Field(name, pl.Float64) for name in PARAMETER_NUMBERS])
+
+# Legacy session_settings params: only the parts the mapping uses.
+BFR_SIDE_DTYPE = pl.Struct(
+    [
+        pl.Field("aop_measured", pl.Float64),
+        pl.Field("applied_pressure", pl.Float64),
+        pl.Field("percentage_aop", pl.Float64),
+        pl.Field("application_time_minutes", pl.Float64),
+    ]
+)
+SETTINGS_DTYPE = pl.Struct(
+    [
+        pl.Field("post_session_rpe", pl.Float64),
+        pl.Field("session_expected_contractions_ch1", pl.Float64),
+        pl.Field("session_expected_contractions_ch2", pl.Float64),
+        pl.Field("bfr_parameters", pl.Struct([pl.Field("left", BFR_SIDE_DTYPE), pl.Field("right", BFR_SIDE_DTYPE)])),
+        pl.Field("channel_muscle_mapping", pl.Struct([pl.Field("CH1", pl.String), pl.Field("CH2", pl.String)])),
+    ]
+)
+SETTINGS_NUMBER_PATHS: tuple[str, ...] = (
+    "{post_session_rpe}",
+    "{session_expected_contractions_ch1}",
+    "{session_expected_contractions_ch2}",
+    *(f"{{bfr_parameters,{side},{f}}}" for side in ("left", "right")
+      for f in ("aop_measured", "applied_pressure", "percentage_aop", "application_time_minutes")),
+)

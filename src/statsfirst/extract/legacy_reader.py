@@ -1,0 +1,237 @@
+"""Read one batch of legacy sessions: four COPY queries, only the columns the mapping needs.
+
+``emg_signals`` is never selected, and the per-contraction lists are stripped inside PostgreSQL, so a database whose
+analysis rows carry megabytes of signal arrays migrates as fast as one without. The channel JSON that leaves the
+database has passed ``statsfirst.channel_type_problems`` (wrong types are reported, not decoded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from statsfirst.extract.copy_reader import copy_frame
+from statsfirst.extract.fields import (
+    CHANNEL_NUMBERS,
+    PARAMETER_NUMBERS,
+    SETTINGS_NUMBER_PATHS,
+    TEMPORAL_BLOCKS,
+    TEMPORAL_FIELDS,
+)
+
+LEGACY = sql.Identifier("public")
+
+
+def _epoch(column: str, alias: str) -> sql.Composable:
+    return sql.SQL("(extract(epoch FROM {col}) * 1000000)::bigint AS {alias}").format(
+        col=sql.SQL(column), alias=sql.Identifier(f"{alias}_us")
+    )
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Which legacy sessions a batch covers: c3d_metadata.id in [first_id, last_id] and created_at in range."""
+
+    first_id: str
+    last_id: str
+    since: datetime | None
+    until: datetime | None
+
+    def params(self) -> dict[str, object]:
+        return {"first": self.first_id, "last": self.last_id, "since": self.since, "until": self.until}
+
+
+RANGE_FILTER = sql.SQL(
+    "c.id BETWEEN %(first)s::uuid AND %(last)s::uuid"
+    " AND (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s::timestamptz)"
+    " AND (%(until)s::timestamptz IS NULL OR c.created_at < %(until)s::timestamptz)"
+)
+
+SESSIONS_QUERY = sql.SQL(
+    """
+    SELECT c.id::text AS session_id, c.file_path, c.file_hash, c.file_size_bytes, c.patient_id,
+           c.therapist_id, c.session_id AS legacy_session_code, {session_date}, c.session_type,
+           c.game_metadata::text AS game_metadata,
+           CASE WHEN jsonb_typeof(c.game_metadata) = 'object' THEN c.game_metadata ->> 'game_points_achieved' END
+               AS game_points_achieved_raw,
+           CASE WHEN jsonb_typeof(c.game_metadata) = 'object' THEN c.game_metadata ->> 'game_points_maximum' END
+               AS game_points_maximum_raw,
+           c.channel_names::text AS channel_names, c.channel_count,
+           c.sampling_rate, c.duration_seconds, c.frame_count, c.resolved_patient_id, c.resolved_therapist_id,
+           {resolved_session_date}, c.processing_status, c.processing_version, c.error_message,
+           {created_at}, {updated_at}, {processed_at},
+           md5(c::text) AS c3d_hash
+    FROM {legacy}.c3d_metadata c
+    WHERE {range}
+    """
+).format(
+    session_date=_epoch("c.session_date", "session_date"),
+    resolved_session_date=_epoch("c.resolved_session_date", "resolved_session_date"),
+    created_at=_epoch("c.created_at", "created_at"),
+    updated_at=_epoch("c.updated_at", "updated_at"),
+    processed_at=_epoch("c.processed_at", "processed_at"),
+    legacy=LEGACY,
+    range=RANGE_FILTER,
+)
+SESSIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "session_id": pl.String, "file_path": pl.String, "file_hash": pl.String, "file_size_bytes": pl.Int64,
+    "patient_id": pl.String, "therapist_id": pl.String, "legacy_session_code": pl.String,
+    "session_date_us": pl.Int64, "session_type": pl.String, "game_metadata": pl.String,
+    "game_points_achieved_raw": pl.String, "game_points_maximum_raw": pl.String,
+    "channel_names": pl.String, "channel_count": pl.Int64, "sampling_rate": pl.Float64,
+    "duration_seconds": pl.Float64, "frame_count": pl.Int64, "resolved_patient_id": pl.String,
+    "resolved_therapist_id": pl.String, "resolved_session_date_us": pl.Int64, "processing_status": pl.String,
+    "processing_version": pl.String, "error_message": pl.String, "created_at_us": pl.Int64,
+    "updated_at_us": pl.Int64, "processed_at_us": pl.Int64, "c3d_hash": pl.String,
+}
+
+ANALYSES_QUERY = sql.SQL(
+    """
+    SELECT a.id::text AS analysis_id, a.c3d_metadata_id::text AS session_id, a.file_hash, a.processing_version,
+           a.processing_params::text AS processing_params, a.processing_time_ms, a.cache_hits,
+           {last_accessed_at}, {expires_at}, {created_at},
+           jsonb_typeof(a.analytics_data) AS analytics_type,
+           (jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{{}}'::jsonb) AS has_analytics,
+           md5(concat_ws('|', a.id, a.file_hash, a.processing_version, a.processing_params, a.analytics_data,
+                         a.processing_time_ms, a.cache_hits, a.last_accessed_at, a.created_at, a.expires_at))
+               AS analysis_hash
+    FROM {legacy}.analysis_results a
+    JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
+    WHERE {range}
+    """
+).format(
+    last_accessed_at=_epoch("a.last_accessed_at", "last_accessed_at"),
+    expires_at=_epoch("a.expires_at", "expires_at"),
+    created_at=_epoch("a.created_at", "created_at"),
+    legacy=LEGACY,
+    range=RANGE_FILTER,
+)
+ANALYSES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "analysis_id": pl.String, "session_id": pl.String, "file_hash": pl.String, "processing_version": pl.String,
+    "processing_params": pl.String, "processing_time_ms": pl.Int64, "cache_hits": pl.Int64,
+    "last_accessed_at_us": pl.Int64, "expires_at_us": pl.Int64, "created_at_us": pl.Int64,
+    "analytics_type": pl.String, "has_analytics": pl.Boolean, "analysis_hash": pl.String,
+}
+
+CHANNELS_QUERY = sql.SQL(
+    """
+    WITH current_analysis AS (
+        SELECT DISTINCT ON (a.c3d_metadata_id) a.id, a.c3d_metadata_id, a.analytics_data
+        FROM {legacy}.analysis_results a
+        JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
+        WHERE {range} AND jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{{}}'::jsonb
+        ORDER BY a.c3d_metadata_id, a.created_at DESC, a.id DESC
+    )
+    SELECT ca.id::text AS analysis_id, ca.c3d_metadata_id::text AS session_id, ch.key AS channel_name,
+           CASE WHEN jsonb_typeof(ch.value) = 'object'
+                THEN (ch.value - 'contractions' - 'signal_processing' - 'errors')::text END AS channel_json,
+           CASE WHEN jsonb_typeof(ch.value) = 'object' THEN ch.value ->> 'mvc_estimation_method' END
+               AS mvc_estimation_method,
+           CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,processing_steps}}') = 'array'
+                THEN (SELECT string_agg(step #>> '{{}}', ' -> ' ORDER BY ordinality)
+                      FROM jsonb_array_elements(ch.value #> '{{signal_processing,processing_steps}}')
+                           WITH ORDINALITY AS steps(step, ordinality)) END AS processing_pipeline,
+           CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,parameters_used}}') = 'object'
+                THEN (ch.value #> '{{signal_processing,parameters_used}}')::text END AS parameters_used,
+           to_json(statsfirst.channel_type_problems(ch.value, %(numbers)s, %(blocks)s, %(fields)s)
+                   || CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,parameters_used}}') = 'object'
+                      THEN coalesce((SELECT array_agg('signal_processing.parameters_used.' || p.key || '='
+                                                      || left(p.value::text, 80) ORDER BY p.key)
+                                     FROM jsonb_each(ch.value #> '{{signal_processing,parameters_used}}') p
+                                     WHERE p.key = ANY (%(parameters)s)
+                                       AND NOT statsfirst.json_is_float8(p.value)), '{{}}')
+                      ELSE '{{}}'::text[] END)::text AS type_problems
+    FROM current_analysis ca
+    CROSS JOIN LATERAL jsonb_each(ca.analytics_data) ch
+    """
+).format(legacy=LEGACY, range=RANGE_FILTER)
+CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "analysis_id": pl.String, "session_id": pl.String, "channel_name": pl.String, "channel_json": pl.String,
+    "mvc_estimation_method": pl.String, "processing_pipeline": pl.String, "parameters_used": pl.String,
+    "type_problems": pl.String,
+}
+
+SETTINGS_QUERY = sql.SQL(
+    """
+    SELECT c.id::text AS session_id, s.user_id::text AS settings_user_id, s.session_id AS settings_session_id,
+           CASE WHEN s.session_id = c.session_id THEN 'session_id' ELSE 'id' END AS link,
+           CASE WHEN jsonb_typeof(s.params) = 'object' THEN s.params::text END AS params,
+           {updated_at},
+           count(*) OVER (PARTITION BY c.id) AS candidates,
+           to_json(
+               CASE WHEN jsonb_typeof(s.params) IS DISTINCT FROM 'object'
+                    THEN ARRAY['params=' || left(coalesce(s.params::text, 'NULL'), 80)]
+                    ELSE ARRAY(
+                        SELECT 'params.' || array_to_string(path::text[], '.') || '='
+                               || left((s.params #> path::text[])::text, 80)
+                        FROM unnest(%(paths)s::text[]) AS path
+                        WHERE NOT statsfirst.json_is_float8(s.params #> path::text[])
+                        UNION ALL
+                        SELECT 'params.' || key || '=' || left((s.params -> key)::text, 80)
+                        FROM unnest(ARRAY['bfr_parameters', 'channel_muscle_mapping']) AS key
+                        WHERE jsonb_typeof(s.params -> key) NOT IN ('object', 'null')
+                        UNION ALL
+                        SELECT 'params.bfr_parameters.' || side || '=' || left((s.params #> ARRAY['bfr_parameters', side])::text, 80)
+                        FROM unnest(ARRAY['left', 'right']) AS side
+                        WHERE jsonb_typeof(s.params #> ARRAY['bfr_parameters', side]) NOT IN ('object', 'null')
+                        UNION ALL
+                        SELECT 'params.channel_muscle_mapping.' || ch || '=' || left((s.params #> ARRAY['channel_muscle_mapping', ch])::text, 80)
+                        FROM unnest(ARRAY['CH1', 'CH2']) AS ch
+                        WHERE jsonb_typeof(s.params #> ARRAY['channel_muscle_mapping', ch]) NOT IN ('string', 'null'))
+               END)::text AS type_problems
+    FROM {legacy}.c3d_metadata c
+    JOIN {legacy}.session_settings s ON s.session_id = c.session_id OR s.session_id = c.id::text
+    WHERE {range}
+    """
+).format(updated_at=_epoch("s.updated_at", "settings_updated_at"), legacy=LEGACY, range=RANGE_FILTER)
+SETTINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "session_id": pl.String, "settings_user_id": pl.String, "settings_session_id": pl.String, "link": pl.String,
+    "params": pl.String, "settings_updated_at_us": pl.Int64, "candidates": pl.Int64, "type_problems": pl.String,
+}
+
+
+@dataclass
+class LegacyBatch:
+    """The legacy rows of one batch, one frame per legacy source."""
+
+    sessions: pl.DataFrame
+    analyses: pl.DataFrame
+    channels: pl.DataFrame
+    settings: pl.DataFrame
+
+
+def has_legacy_session_settings(conn: psycopg.Connection) -> bool:
+    """The legacy session_settings table (user_id, session_id, params) exists in the legacy schema."""
+    row = conn.execute(
+        """
+        SELECT count(*) FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'session_settings'
+          AND column_name IN ('user_id', 'session_id', 'params')
+        """
+    ).fetchone()
+    return bool(row and row[0] == 3)
+
+
+def read_batch(conn: psycopg.Connection, key_range: KeyRange, *, with_settings: bool) -> LegacyBatch:
+    params = key_range.params()
+    channel_params = {
+        **params,
+        "numbers": list(CHANNEL_NUMBERS),
+        "blocks": list(TEMPORAL_BLOCKS),
+        "fields": list(TEMPORAL_FIELDS),
+        "parameters": list(PARAMETER_NUMBERS),
+    }
+    sessions = copy_frame(conn, SESSIONS_QUERY, params, SESSIONS_SCHEMA)
+    analyses = copy_frame(conn, ANALYSES_QUERY, params, ANALYSES_SCHEMA)
+    channels = copy_frame(conn, CHANNELS_QUERY, channel_params, CHANNELS_SCHEMA)
+    if with_settings:
+        settings = copy_frame(conn, SETTINGS_QUERY, {**params, "paths": list(SETTINGS_NUMBER_PATHS)}, SETTINGS_SCHEMA)
+    else:
+        settings = pl.DataFrame(schema={k.removesuffix("_us"): v for k, v in SETTINGS_SCHEMA.items()}).with_columns(
+            pl.col("settings_updated_at").cast(pl.Datetime("us", "UTC"))
+        )
+    return LegacyBatch(sessions=sessions, analyses=analyses, channels=channels, settings=settings)

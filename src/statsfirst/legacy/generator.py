@@ -1,0 +1,894 @@
+"""Deterministic, realistic synthetic legacy data (``statsfirst legacy seed``).
+
+Every value comes from one ``numpy.random.Generator(PCG64(seed))`` (ids and timestamps included, never now()),
+so the same arguments on two fresh databases give identical table contents. Rows are drawn in bulk and written
+with COPY in one transaction. File names, sizes, hashes and frame counts are grounded in the real C3D files
+(:mod:`statsfirst.legacy.c3d_catalog`); without them a documented parametric profile is used
+(``grounded=False``).
+
+Rates (share of sessions unless noted) and the trap labels written to ``legacy_seed.manifest.traps``:
+
+==============================  =======================================================================
+label                           pattern / rate
+==============================  =======================================================================
+real_recording                  the first min(7, n) sessions are the real files (name, size, hash, frames)
+patient_folder                  ``Pnnn/<name>.c3d``: ~80 %
+session_folder                  ``Pnnn/<session>/<name>.c3d`` (session_id = middle folder): ~12 %
+bucket_root                     ``<name>.c3d`` at the bucket root, patient_id NULL: ~8 %
+object_metadata_patient         object_metadata ``{"patient_id": "Pnnn"}``: ~30 % (else ``{}``)
+unknown_patient_sentinel        resolved_patient_id ``'Unknown'`` (bucket root without metadata): ~4 %
+unregistered_patient_code       code absent from ``patients`` (P901..P940): ~5 %
+no_session_date                 resolved_session_date NULL: ~10 % (else midnight of the file-name date)
+size_unknown                    file_size_bytes 0 (size_category small): ~2 %
+frame_count_zero                frame_count 0, duration_seconds NULL: ~2 %
+failed                          processing_status failed + error_message, no analysis row: ~5 %
+stuck_pending                   pending, no analysis row: ~3 %
+stuck_processing                processing, no analysis row: ~2 %
+shared_hash                     several c3d rows share one file_hash (re-uploads): ~3 % are copies
+cache_hit_no_analysis           the copy itself: completed, no analysis row of its own (see below)
+empty_analytics                 analytics_data ``{}`` on a completed row, processing_time_ms 0: ~4 %
+expired_analysis                current analysis expired (expires_at = created_at + 30 days): ~15 %
+superseded_analysis             an older ``v2.0.0`` analysis row besides the current ``v2.1.0`` one: ~6 %
+one_channel                     only ``CH1`` in analytics_data: ~2 % of non-empty analyses
+missing_keys                    some non-count keys absent: ~5 %
+extra_keys                      unexpected extra keys: ~5 %
+null_values                     some metrics null (mpf, mdf, rms, ...): ~5 %
+analysis_errors                 ``errors: {"temporal_stats": ...}`` present: ~3 %
+zero_contractions               a channel with contraction_count 0.0: ~3 % of channels
+expected_contractions_set       a channel's expected_contractions is an integer (else null): ~30 % of channels
+mvc_not_backend                 mvc_estimation_method user_provided / global_provided: ~15 % of channels
+linked_settings                 a legacy session_settings row links to the session (session_id or id text)
+linked_by_session_id            ... by its session_id (~40 % of session_folder sessions)
+linked_by_id_text               ... by its id as text (~5 % of the others)
+ambiguous_settings              two linked rows (different therapists, different updated_at): ~1 %
+bfr_out_of_range                linked (newest) row has a side outside 45..55 % AOP: ~10 % of BFR sides
+bfr_one_side                    linked row has only one BFR side: ~10 %
+bfr_missing                     linked row has no bfr_parameters: ~10 %
+rpe_missing                     linked row has no / null post_session_rpe: ~15 %
+muscle_mapping_swapped          linked row maps CH1 to the right quadriceps: ~5 %
+==============================  =======================================================================
+
+Unlinked session_settings rows (random uuid session ids) number ~30 % of the sessions.
+
+Shared hashes: the legacy app looked the cache up by file_hash before analysing, and ``analysis_results`` is
+UNIQUE (file_hash, processing_version, processing_params); a re-upload of an analysed file therefore got
+a cache hit (the first row's analysis, ``cache_hits`` incremented) and was marked completed without an
+analysis row of its own. The cached analysis belongs to the first uploaded row of the hash group.
+
+Spoiled sessions (``bad_fraction`` of the sessions with a current non-empty analysis and no shared hash,
+chosen by the RNG, kinds cycled so each appears): ``string_number``, ``nan_string``, ``negative_count``,
+``fractional_count``, ``good_exceeds_total``, ``out_of_range``, ``bad_file_hash``. Messy-but-valid rows
+above are never counted as spoiled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from statsfirst.errors import SchemaStateError
+from statsfirst.legacy import analytics as an
+from statsfirst.legacy.baseline import (
+    LEGACY_TABLES,
+    SESSION_SETTINGS_TABLE,
+    existing_legacy_tables,
+    legacy_sql_dir,
+)
+from statsfirst.legacy.c3d_catalog import C3DCatalog, load_catalog
+
+MANIFEST_SQL = "010_seed_manifest.sql"
+SPOIL_KINDS: tuple[str, ...] = (
+    "string_number",
+    "nan_string",
+    "negative_count",
+    "fractional_count",
+    "good_exceeds_total",
+    "out_of_range",
+    "bad_file_hash",
+)
+N_THERAPISTS = 10
+N_PATIENTS = 60
+START = int(datetime(2023, 3, 1, tzinfo=UTC).timestamp())
+END = int(datetime(2025, 10, 31, tzinfo=UTC).timestamp())
+FAR_FUTURE = int(datetime(2035, 1, 1, tzinfo=UTC).timestamp())
+DAY = 86400
+BYTES_PER_FRAME = 496.4  # measured on the real files: size ≈ 2 KiB header + 496.4 bytes per point frame
+ERROR_MESSAGES = (
+    "C3D parsing failed: unexpected end of file",
+    "No EMG channels found in C3D file",
+    "Processing timed out after 300 seconds",
+    "Invalid analog data: all samples are zero",
+    "Storage download failed: object not found",
+)
+FIRST_NAMES = (
+    "Anna",
+    "Bram",
+    "Clara",
+    "Dries",
+    "Eva",
+    "Femke",
+    "Geert",
+    "Hanne",
+    "Ines",
+    "Jonas",
+    "Lotte",
+    "Maarten",
+)
+LAST_NAMES = (
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "Jacobs",
+    "Mertens",
+    "Willems",
+    "Claes",
+    "Goossens",
+    "Wouters",
+    "De Smet",
+)
+
+
+@dataclass
+class SeedReport:
+    """What one seed run wrote."""
+
+    sessions: int
+    analyses: int
+    settings_rows: int
+    spoiled: int
+    seconds: float
+    grounded: bool
+    seed: int = 42
+    therapists: int = 0
+    patients: int = 0
+    researchers: int = 0
+    catalog_source: str = ""
+
+    def summary(self) -> str:
+        grounding = (
+            f"grounded in the real C3D files of {self.catalog_source}"
+            if self.grounded
+            else "from the parametric profile (real C3D files not found)"
+        )
+        return (
+            f"seeded {self.sessions} legacy sessions (seed {self.seed}) with {self.analyses} analysis rows, "
+            f"{self.settings_rows} legacy session_settings rows, {self.therapists} therapists, "
+            f"{self.patients} "
+            f"patients and {self.researchers} researcher profiles; {self.spoiled} sessions spoiled on "
+            f"purpose "
+            f"(listed in legacy_seed.manifest); {grounding}; took {self.seconds:.1f} s."
+        )
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _uuids(rng: np.random.Generator, n: int) -> list[str]:
+    raw = rng.bytes(16 * n)
+    return [str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)) for i in range(n)]
+
+
+def _ts(epoch: np.ndarray) -> list[str]:
+    """Epoch seconds → timestamptz text (UTC)."""
+    text = np.datetime_as_string(epoch.astype("datetime64[s]"), unit="s")
+    return [f"{t}+00" for t in text.tolist()]
+
+
+def _naive(epoch: np.ndarray) -> list[str]:
+    return np.datetime_as_string(epoch.astype("datetime64[s]"), unit="s").tolist()
+
+
+def _check_state(conn: psycopg.Connection) -> bool:
+    present = existing_legacy_tables(conn, (*LEGACY_TABLES, SESSION_SETTINGS_TABLE))
+    missing = [t for t in LEGACY_TABLES if t not in present]
+    if missing:
+        conn.rollback()
+        raise SchemaStateError(
+            f"the legacy tables are missing ({', '.join(missing)})", "run `statsfirst legacy init` first"
+        )
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM public.c3d_metadata)").fetchone()
+    conn.rollback()
+    if row and row[0]:
+        raise SchemaStateError(
+            "c3d_metadata already holds rows", "seed a fresh database (legacy init + seed)"
+        )
+    return SESSION_SETTINGS_TABLE in present
+
+
+# ------------------------------------------------------------------------------------------------ people
+@dataclass
+class People:
+    therapist_ids: list[str]
+    therapist_users: list[str]
+    therapist_rows: list[tuple[Any, ...]]
+    patient_rows: list[tuple[Any, ...]]
+    patient_therapist: np.ndarray  # therapist index per registered patient
+    researcher_rows: list[tuple[Any, ...]]
+
+
+def _people(rng: np.random.Generator) -> People:
+    t_ids, t_users = _uuids(rng, N_THERAPISTS), _uuids(rng, N_THERAPISTS)
+    t_created = _ts(START - rng.integers(30 * DAY, 90 * DAY, N_THERAPISTS))
+    fn, ln = (
+        rng.integers(0, len(FIRST_NAMES), (2, N_THERAPISTS)),
+        rng.integers(0, len(LAST_NAMES), N_THERAPISTS),
+    )
+    therapists = [
+        (t_ids[i], t_users[i], FIRST_NAMES[fn[0, i]], LAST_NAMES[ln[i]], t_created[i])
+        for i in range(N_THERAPISTS)
+    ]
+    p_ids = _uuids(rng, N_PATIENTS)
+    p_ther = rng.integers(0, N_THERAPISTS, N_PATIENTS)
+    p_fn, p_ln = rng.integers(0, len(FIRST_NAMES), N_PATIENTS), rng.integers(0, len(LAST_NAMES), N_PATIENTS)
+    dob = np.datetime64("1940-01-01") + rng.integers(0, 365 * 45, N_PATIENTS).astype("timedelta64[D]")
+    p_created = _ts(START - rng.integers(0, 30 * DAY, N_PATIENTS))
+    patients = [
+        (
+            p_ids[i],
+            t_ids[p_ther[i]],
+            f"P{i + 1:03d}",
+            FIRST_NAMES[p_fn[i]],
+            LAST_NAMES[p_ln[i]],
+            str(dob[i]),
+            p_created[i],
+        )
+        for i in range(N_PATIENTS)
+    ]
+    roles = (
+        ("admin", "full"),
+        ("clinical_specialist", "advanced"),
+        ("researcher", "basic"),
+        ("researcher", "basic"),
+    )
+    r_ids = _uuids(rng, len(roles))
+    r_created = _ts(START - rng.integers(60 * DAY, 120 * DAY, len(roles)))
+    researchers = [
+        (
+            r_ids[i],
+            f"{FIRST_NAMES[i + 4]} {LAST_NAMES[i + 5]}",
+            "KU Leuven",
+            "Rehabilitation Sciences",
+            role,
+            level,
+            r_created[i],
+            r_created[i],
+        )
+        for i, (role, level) in enumerate(roles)
+    ]
+    return People(t_ids, t_users, therapists, patients, p_ther, researchers)
+
+
+# ------------------------------------------------------------------------------------------------ sessions
+@dataclass
+class Sessions:
+    n: int
+    ids: list[str]
+    traps: list[list[str]]
+    paths: list[str]
+    hashes: list[str]
+    sizes: np.ndarray
+    frames: np.ndarray
+    rec: np.ndarray  # recording (template) index per session
+    patient_folder: list[str | None]
+    session_ids: list[str | None]
+    resolved_patient: list[str]
+    patient_code: list[str | None]  # the code the session belongs to (registered or not), None if unknown
+    object_metadata: list[str]
+    resolved_date: list[str | None]
+    status: list[str]
+    error: list[str | None]
+    created: np.ndarray
+    updated: np.ndarray
+    processed: np.ndarray  # 0 = NULL
+    has_analysis: np.ndarray  # bool: owns a current analysis row
+    empty: np.ndarray  # bool: its current analysis is {}
+    superseded: np.ndarray  # bool
+    old_created: np.ndarray
+    expired: np.ndarray
+    cache_hits: np.ndarray
+
+
+def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registered: int) -> Sessions:
+    recs = catalog.recordings
+    n_real = min(len(recs), n)
+    idx = np.arange(n)
+    real = idx < n_real
+    rec = rng.integers(0, len(recs), n)
+    rec[:n_real] = np.arange(n_real)
+    layout = rng.choice(3, size=n, p=[0.80, 0.12, 0.08])
+    layout[:n_real] = 0
+    registered = rng.random(n) >= 0.05
+    code_num = np.where(registered, rng.integers(1, n_registered + 1, n), rng.integers(901, 941, n))
+    code_num[:n_real] = 5
+    registered[:n_real] = True
+    with_meta = rng.random(n) < np.where(layout == 2, 0.5, 0.27)
+    no_date = rng.random(n) < 0.10
+    size_unknown = (rng.random(n) < 0.02) & ~real
+    frames_zero = (rng.random(n) < 0.02) & ~real
+    status_draw = rng.choice(4, size=n, p=[0.90, 0.05, 0.03, 0.02])  # completed, failed, pending, processing
+    status_draw[:n_real] = 0
+    dup_draw = (rng.random(n) < 0.03) & ~real
+    dup_pick = rng.random(n)
+    size_factor = rng.lognormal(0.0, 0.3, n)
+    hashes_raw = rng.bytes(32 * n)
+    created = rng.integers(START, END, n)
+    rec_offset = rng.integers(60, 7200, n)
+    dup_delay = rng.integers(DAY, 60 * DAY, n)
+    millis = rng.integers(0, 10000, n)
+    proc_delay = rng.integers(2, 120, n)
+    fail_delay = rng.integers(1, 60, n)
+    err_pick = rng.integers(0, len(ERROR_MESSAGES), n)
+    empty = (rng.random(n) < 0.04) & ~real
+    superseded = (rng.random(n) < 0.06) & ~empty
+    reprocess_delay = rng.integers(DAY, 90 * DAY, n)
+    expired = rng.random(n) < 0.15
+    hits = rng.poisson(0.8, n)
+    sess_uuid = _uuids(rng, n)
+    ids = _uuids(rng, n)
+
+    sizes = np.clip(np.round(catalog.sizes[rec] * size_factor), 300_000, 6_000_000).astype(np.int64)
+    frames = np.maximum(((sizes - 2048) / BYTES_PER_FRAME).astype(np.int64), 1)
+    sizes[:n_real] = catalog.sizes[:n_real]
+    frames[:n_real] = catalog.frame_counts[:n_real]
+    hashes = [hashes_raw[32 * i : 32 * i + 32].hex() for i in range(n)]
+    for i in range(n_real):
+        hashes[i] = recs[i].sha256
+    rec_time = created - rec_offset
+    for i in range(n_real):
+        stamp = datetime.strptime(recs[i].name[12:29], "%Y%m%d_%H-%M-%S").replace(tzinfo=UTC)
+        rec_time[i] = int(stamp.timestamp())
+        created[i] = rec_time[i] + int(rec_offset[i] % 1800) + 60
+
+    # shared hashes: a copy re-uploads an earlier completed file; the analysis stays with the first row
+    source = np.full(n, -1)
+    completed_so_far: list[int] = []
+    for i in range(n):
+        if dup_draw[i] and completed_so_far:
+            src = completed_so_far[int(dup_pick[i] * len(completed_so_far))]
+            source[i] = src
+            status_draw[i] = 0
+            sizes[i], frames[i], hashes[i], rec[i] = sizes[src], frames[src], hashes[src], rec[src]
+            rec_time[i], millis[i] = rec_time[src], millis[src]
+            created[i] = min(created[src] + dup_delay[i], END + 30 * DAY)
+            size_unknown[i], frames_zero[i] = size_unknown[src], frames_zero[src]
+        elif status_draw[i] == 0:
+            completed_so_far.append(i)
+    is_copy = source >= 0
+    in_group = is_copy.copy()
+    in_group[source[is_copy]] = True
+    sizes[size_unknown] = 0
+    frames[frames_zero] = 0
+
+    names_dt = np.datetime_as_string(rec_time.astype("datetime64[s]"), unit="s").tolist()
+    day_epoch = rec_time - rec_time % DAY
+    resolved_dates = _naive(day_epoch)
+    status_names = ("completed", "failed", "pending", "processing")
+    status = [status_names[s] for s in status_draw.tolist()]
+    has_analysis = (status_draw == 0) & ~is_copy
+    empty &= has_analysis
+    superseded &= has_analysis
+    processed = np.where(status_draw == 0, created + proc_delay, 0)
+    old_created = processed.copy()
+    processed = np.where(superseded, processed + reprocess_delay, processed)
+    updated = np.select(
+        [status_draw == 0, status_draw == 1, status_draw == 3],
+        [processed, created + fail_delay, created + 5],
+        created,
+    )
+    cache_hits = hits.copy()
+    np.add.at(cache_hits, source[is_copy], 1)
+
+    paths: list[str] = []
+    used: set[str] = set()
+    traps: list[list[str]] = []
+    patient_folder: list[str | None] = []
+    session_ids: list[str | None] = []
+    resolved_patient: list[str] = []
+    patient_code: list[str | None] = []
+    object_metadata: list[str] = []
+    resolved_date: list[str | None] = []
+    error: list[str | None] = []
+    for i in range(n):
+        t: list[str] = []
+        d = names_dt[i]
+        name = f"Ghostly_Emg_{d[0:4]}{d[5:7]}{d[8:10]}_{d[11:13]}-{d[14:16]}-{d[17:19]}-{millis[i]:04d}.c3d"
+        if i < n_real:
+            name = recs[i].name
+            t.append("real_recording")
+        code = f"P{code_num[i]:03d}"
+        lay = int(layout[i])
+        path = name if lay == 2 else (f"{code}/{sess_uuid[i]}/{name}" if lay == 1 else f"{code}/{name}")
+        if path in used:
+            lay = 1
+            path = f"{code}/{sess_uuid[i]}/{name}"
+        used.add(path)
+        paths.append(path)
+        t.append(("patient_folder", "session_folder", "bucket_root")[lay])
+        patient_folder.append(None if lay == 2 else code)
+        session_ids.append(sess_uuid[i] if lay == 1 else None)
+        if with_meta[i]:
+            object_metadata.append(json.dumps({"patient_id": code}))
+            t.append("object_metadata_patient")
+        else:
+            object_metadata.append("{}")
+        if lay == 2 and not with_meta[i]:
+            resolved_patient.append("Unknown")
+            patient_code.append(None)
+            t.append("unknown_patient_sentinel")
+        else:
+            resolved_patient.append(code)
+            patient_code.append(code)
+            if not registered[i]:
+                t.append("unregistered_patient_code")
+        if no_date[i]:
+            resolved_date.append(None)
+            t.append("no_session_date")
+        else:
+            resolved_date.append(resolved_dates[i])
+        if sizes[i] == 0:
+            t.append("size_unknown")
+        if frames[i] == 0:
+            t.append("frame_count_zero")
+        s = int(status_draw[i])
+        error.append(ERROR_MESSAGES[err_pick[i]] if s == 1 else None)
+        if s:
+            t.append(("", "failed", "stuck_pending", "stuck_processing")[s])
+        if in_group[i]:
+            t.append("shared_hash")
+        if is_copy[i]:
+            t.append("cache_hit_no_analysis")
+        if has_analysis[i]:
+            if empty[i]:
+                t.append("empty_analytics")
+            if expired[i]:
+                t.append("expired_analysis")
+            if superseded[i]:
+                t.append("superseded_analysis")
+        traps.append(t)
+    return Sessions(
+        n=n,
+        ids=ids,
+        traps=traps,
+        paths=paths,
+        hashes=hashes,
+        sizes=sizes,
+        frames=frames,
+        rec=rec,
+        patient_folder=patient_folder,
+        session_ids=session_ids,
+        resolved_patient=resolved_patient,
+        patient_code=patient_code,
+        object_metadata=object_metadata,
+        resolved_date=resolved_date,
+        status=status,
+        error=error,
+        created=created,
+        updated=updated,
+        processed=processed,
+        has_analysis=has_analysis,
+        empty=empty,
+        superseded=superseded,
+        old_created=old_created,
+        expired=expired & has_analysis,
+        cache_hits=cache_hits,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ settings
+def _bfr_side(aop: float, pct: float, minutes: float) -> dict[str, Any]:
+    return {
+        "aop_measured": aop,
+        "applied_pressure": round(aop * pct / 100.0, 1),
+        "percentage_aop": pct,
+        "is_compliant": 45.0 <= pct <= 55.0,
+        "therapeutic_range_min": 45.0,
+        "therapeutic_range_max": 55.0,
+        "application_time_minutes": minutes,
+    }
+
+
+def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tuple[str, str, str, str]]:
+    """Legacy session_settings rows (user_id, session_id, params json, updated_at); adds traps to ``s``."""
+    n = s.n
+    has_sid = np.array([sid is not None for sid in s.session_ids])
+    by_sid = has_sid & (rng.random(n) < 0.40)
+    by_id = ~has_sid & (rng.random(n) < 0.05)
+    linked = np.flatnonzero(by_sid | by_id)
+    ambiguous = rng.random(len(linked)) < 0.10
+    n_unlinked = round(0.30 * n)
+    targets: list[tuple[int, str, bool]] = []  # (session index or -1, session_id text, second row)
+    for j, i in enumerate(linked.tolist()):
+        key = s.session_ids[i] if by_sid[i] else s.ids[i]
+        targets.append((i, key or "", False))
+        if ambiguous[j]:
+            targets.append((i, key or "", True))
+    for sid in _uuids(rng, n_unlinked):
+        targets.append((-1, sid, False))
+    m = len(targets)
+    ther = rng.integers(0, N_THERAPISTS, m)
+    other = rng.integers(1, N_THERAPISTS, m)
+    bfr_kind = rng.choice(3, size=m, p=[0.80, 0.10, 0.10])  # both, one side, none
+    one_side = rng.integers(0, 2, m)
+    aop = np.round(rng.uniform(120.0, 220.0, (m, 2)))
+    pct = np.clip(np.round(rng.normal(50.0, 2.0, (m, 2)), 1), 45.5, 54.5)
+    out = rng.random((m, 2)) < 0.10
+    pct = np.where(out, rng.choice(np.array([40.0, 42.5, 57.5, 60.0]), size=(m, 2)), pct)
+    minutes = rng.choice(np.array([15.0, 18.0, 20.0]), size=m)
+    rpe = rng.integers(0, 21, m) / 2.0
+    rpe_state = rng.choice(3, size=m, p=[0.85, 0.075, 0.075])  # present, absent, null
+    swapped = rng.random(m) < 0.05
+    exp1 = rng.choice(np.array([12, 12, 12, 10, 15]), size=m)
+    exp2 = rng.choice(np.array([12, 12, 12, 10, 15]), size=m)
+    delay = rng.integers(0, 7200, m)
+    later = rng.integers(DAY, 10 * DAY, m)
+    random_time = rng.integers(START, END, m)
+    rows: list[tuple[str, str, str, str]] = []
+    newest: dict[int, tuple[int, int]] = {}  # session → (updated epoch, row index)
+    first_user: dict[int, int] = {}
+    for k, (i, sid, second) in enumerate(targets):
+        if i >= 0:
+            code = s.patient_code[i]
+            t = ther[k]
+            if code is not None and int(code[1:]) <= len(people.patient_therapist):
+                t = int(people.patient_therapist[int(code[1:]) - 1])
+            if second:
+                t = (first_user[i] + int(other[k])) % N_THERAPISTS
+            else:
+                first_user[i] = t
+            epoch = int(s.created[i]) + int(delay[k]) + (int(later[k]) if second else 0)
+        else:
+            t = int(ther[k])
+            epoch = int(random_time[k])
+        params: dict[str, Any] = {}
+        if bfr_kind[k] != 2:
+            sides = {
+                side: _bfr_side(float(aop[k, c]), float(pct[k, c]), float(minutes[k]))
+                for c, side in enumerate(("left", "right"))
+                if bfr_kind[k] == 0 or one_side[k] == c
+            }
+            params["bfr_parameters"] = sides
+        if rpe_state[k] == 0:
+            params["post_session_rpe"] = float(rpe[k])
+        elif rpe_state[k] == 2:
+            params["post_session_rpe"] = None
+        params["channel_muscle_mapping"] = (
+            {"CH1": "Right Quadriceps", "CH2": "Left Quadriceps"}
+            if swapped[k]
+            else {"CH1": "Left Quadriceps", "CH2": "Right Quadriceps"}
+        )
+        params["session_expected_contractions_ch1"] = int(exp1[k])
+        params["session_expected_contractions_ch2"] = int(exp2[k])
+        rows.append((people.therapist_users[t], sid, json.dumps(params), _ts(np.array([epoch]))[0]))
+        if i >= 0 and (i not in newest or epoch > newest[i][0]):
+            newest[i] = (epoch, k)
+    amb_sessions = {i for i, _, second in targets if second}
+    for i, (_, k) in newest.items():
+        t_list = s.traps[i]
+        t_list.append("linked_settings")
+        t_list.append("linked_by_session_id" if s.session_ids[i] is not None else "linked_by_id_text")
+        if i in amb_sessions:
+            t_list.append("ambiguous_settings")
+        if bfr_kind[k] == 2:
+            t_list.append("bfr_missing")
+        else:
+            if bfr_kind[k] == 1:
+                t_list.append("bfr_one_side")
+            present = [0, 1] if bfr_kind[k] == 0 else [int(one_side[k])]
+            if any(not 45.0 <= pct[k, c] <= 55.0 for c in present):
+                t_list.append("bfr_out_of_range")
+        if rpe_state[k] != 0:
+            t_list.append("rpe_missing")
+        if swapped[k]:
+            t_list.append("muscle_mapping_swapped")
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ spoiling
+_NAN_STRINGS = ("NaN", "nan", "Infinity", "-Infinity")
+
+
+def _spoil(kind: int, j: int, doc: dict[str, Any]) -> str:
+    """Make ``doc`` (a current analytics document) fail validation; returns the detail text."""
+    ch = doc["CH1"]
+    name = SPOIL_KINDS[kind]
+    if name == "string_number":
+        key = "contraction_count" if j % 2 == 0 else "rms"
+        ch[key] = "twelve" if key == "contraction_count" else "0.0012 V"
+        return f"CH1.{key}={ch[key]!r}"
+    if name == "nan_string":
+        ch["mpf"] = _NAN_STRINGS[j % 4]
+        return f"CH1.mpf={ch['mpf']!r}"
+    if name == "negative_count":
+        ch["duration_contraction_count"] = -2.0
+        return "CH1.duration_contraction_count=-2.0"
+    if name == "fractional_count":
+        ch["contraction_count"] = float(ch["contraction_count"]) + 0.5
+        return f"CH1.contraction_count={ch['contraction_count']}"
+    if name == "good_exceeds_total":
+        ch["good_contraction_count"] = float(ch["contraction_count"]) + 3.0
+        return f"CH1.good_contraction_count={ch['good_contraction_count']} > contraction_count"
+    key = ("avg_duration_ms", "max_amplitude", "mpf")[j % 3]
+    ch[key] = -abs(float(ch[key] or 1.0)) - 1.0 if key != "max_amplitude" else -0.0005
+    return f"CH1.{key}={ch[key]}"
+
+
+def _bad_hash(good: str, j: int) -> str:
+    return good.upper() if j % 2 == 0 else good[:40]
+
+
+# ------------------------------------------------------------------------------------------------ analyses
+_DROP = an.DROPPABLE_KEYS
+_NULL = an.NULLABLE_KEYS
+
+
+def _analysis_docs(
+    rng: np.random.Generator, s: Sessions, spoil_kind: dict[int, int], s_detail: dict[int, str]
+) -> tuple[list[int], list[bool], Iterator[str]]:
+    """(session index per analysis row, is-current flag, lazy JSON texts) in write order."""
+    order: list[int] = []
+    current: list[bool] = []
+    for i in np.flatnonzero(s.has_analysis).tolist():
+        if s.superseded[i]:
+            order.append(i)
+            current.append(False)
+        order.append(i)
+        current.append(True)
+    m = len(order)
+    sess = np.array(order, dtype=np.int64)
+    cur = np.array(current, dtype=bool)
+    non_empty = ~(s.empty[sess] & cur)
+    one_channel = (rng.random(m) < 0.02) & cur
+    missing = (rng.random(m) < 0.05) & cur
+    extra = (rng.random(m) < 0.05) & cur
+    nulls = (rng.random(m) < 0.05) & cur
+    errors = (rng.random(m) < 0.03) & cur
+    drop_pick = rng.integers(0, len(_DROP), (m, 2))
+    null_pick = rng.integers(0, len(_NULL), (m, 2))
+    # two channel slots per analysis row; samples = frames × 30 analog samples per point frame
+    frames = np.where(s.frames[sess] > 0, s.frames[sess], 2200)
+    channels = an.draw_channels(rng, 2 * m, np.repeat(frames * 30, 2))
+    contractions = an.draw_contractions(rng, channels.n_contractions)
+    spoil_j: dict[int, int] = {}
+    for j, i in enumerate(sorted(spoil_kind)):
+        spoil_j[i] = j
+
+    def texts() -> Iterator[str]:
+        for r in range(m):
+            i = order[r]
+            if not non_empty[r]:
+                yield "{}"
+                continue
+            doc: dict[str, Any] = {"CH1": an.build_channel("CH1", 2 * r, channels, contractions)}
+            if not one_channel[r]:
+                doc["CH2"] = an.build_channel("CH2", 2 * r + 1, channels, contractions)
+            if missing[r]:
+                for key in {_DROP[drop_pick[r, 0]], _DROP[drop_pick[r, 1]]}:
+                    for ch in doc.values():
+                        ch.pop(key, None)
+            if nulls[r]:
+                for key in {_NULL[null_pick[r, 0]], _NULL[null_pick[r, 1]]}:
+                    doc["CH1"][key] = None
+            if extra[r]:
+                for name, ch in doc.items():
+                    for key, value in an.EXTRA_KEYS:
+                        ch[key] = value.format(channel=name) if isinstance(value, str) else value
+            if errors[r]:
+                doc["CH1"]["errors"] = {"temporal_stats": "Insufficient windows for temporal analysis"}
+            if current[r] and i in spoil_kind and SPOIL_KINDS[spoil_kind[i]] != "bad_file_hash":
+                s_detail[i] = _spoil(spoil_kind[i], spoil_j[i], doc)
+            yield json.dumps(doc)
+
+    for r in range(m):
+        if not cur[r] or not non_empty[r]:
+            continue
+        i = order[r]
+        t = s.traps[i]
+        if one_channel[r]:
+            t.append("one_channel")
+        if missing[r]:
+            t.append("missing_keys")
+        if extra[r]:
+            t.append("extra_keys")
+        if nulls[r]:
+            t.append("null_values")
+        if errors[r]:
+            t.append("analysis_errors")
+        n_ch = 1 if one_channel[r] else 2
+        counts = channels.n_contractions[2 * r : 2 * r + n_ch]
+        if (counts == 0).any():
+            t.append("zero_contractions")
+        if (channels.expected[2 * r : 2 * r + n_ch] > 0).any():
+            t.append("expected_contractions_set")
+        if (channels.method[2 * r : 2 * r + n_ch] > 0).any():
+            t.append("mvc_not_backend")
+    return order, current, texts()
+
+
+# ------------------------------------------------------------------------------------------------ writing
+C3D_COLUMNS = (
+    "id, file_path, file_hash, file_size_bytes, patient_id, session_id, game_metadata, channel_names, "
+    "channel_count, sampling_rate, duration_seconds, frame_count, resolved_patient_id, "
+    "resolved_therapist_id, "
+    "resolved_session_date, size_category, bucket_name, object_metadata, processing_status, error_message, "
+    "created_at, updated_at, processed_at"
+)
+ANALYSIS_COLUMNS = (
+    "id, c3d_metadata_id, file_hash, processing_version, processing_params, analytics_data, emg_signals, "
+    "processing_time_ms, cache_hits, last_accessed_at, created_at, expires_at"
+)
+
+
+def _signal_templates(catalog: C3DCatalog, k: int) -> list[str | None]:
+    if k <= 0:
+        return [None] * len(catalog.recordings)
+    out: list[str | None] = []
+    for r in catalog.recordings:
+        ch1 = np.resize(np.round(np.array(r.emg_ch1 or (0.0,)), 10), k).tolist()
+        ch2 = np.resize(np.round(np.array(r.emg_ch2 or (0.0,)), 10), k).tolist()
+        out.append(
+            json.dumps(
+                {"CH1": {"data": ch1, "sampling_rate": 990.0}, "CH2": {"data": ch2, "sampling_rate": 990.0}}
+            )
+        )
+    return out
+
+
+def seed_legacy(
+    conn: psycopg.Connection,
+    *,
+    sessions: int,
+    seed: int = 42,
+    bad_fraction: float = 0.0,
+    signal_samples: int = 0,
+    c3d_dir: Path | None = None,
+) -> SeedReport:
+    """Write ``sessions`` synthetic legacy sessions (every trap of the legacy spec) in one transaction."""
+    started = time.perf_counter()
+    if sessions < 1:
+        raise SchemaStateError("--sessions must be at least 1", "pass a positive number of sessions")
+    has_settings = _check_state(conn)
+    catalog = load_catalog(c3d_dir)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    people = _people(rng)
+    s = _sessions(rng, sessions, catalog, N_PATIENTS)
+    settings_rows = _settings(rng, s, people) if has_settings else []
+
+    # spoiled sessions: among those with a current non-empty analysis and no shared hash
+    shared = np.array(["shared_hash" in t for t in s.traps])
+    eligible = np.flatnonzero(s.has_analysis & ~s.empty & ~shared)
+    n_spoil = min(round(bad_fraction * len(eligible)), len(eligible))
+    chosen = (
+        np.sort(rng.choice(eligible, size=n_spoil, replace=False)) if n_spoil else np.array([], dtype=int)
+    )
+    spoil_kind = {int(i): j % len(SPOIL_KINDS) for j, i in enumerate(chosen.tolist())}
+    details: dict[int, str] = {}
+    hashes = list(s.hashes)
+    for j, i in enumerate(chosen.tolist()):
+        if SPOIL_KINDS[spoil_kind[i]] == "bad_file_hash":
+            hashes[i] = _bad_hash(hashes[i], j)
+            details[i] = f"file_hash={hashes[i]!r}"
+
+    order, current, texts = _analysis_docs(rng, s, spoil_kind, details)
+    m = len(order)
+    a_ids = _uuids(rng, m)
+    sess = np.array(order, dtype=np.int64)
+    cur = np.array(current, dtype=bool)
+    a_created = np.where(cur, s.processed[sess], s.old_created[sess]) if m else np.array([], dtype=np.int64)
+    expired = np.where(cur, s.expired[sess], True) if m else np.array([], dtype=bool)
+    expires = np.where(expired, a_created + 30 * DAY, FAR_FUTURE + rng.integers(0, 365 * DAY, m))
+    accessed = a_created + rng.integers(0, 60 * DAY, m)
+    templates = _signal_templates(catalog, signal_samples)
+
+    created_txt, updated_txt = _ts(s.created), _ts(s.updated)
+    processed_txt = _ts(s.processed)
+    with conn.transaction(), conn.cursor() as cur_:
+        cur_.execute(
+            "INSERT INTO public.therapists (id, user_id, first_name, last_name, created_at) "
+            "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[])",
+            [list(col) for col in zip(*people.therapist_rows, strict=True)],
+        )
+        cur_.executemany(
+            "INSERT INTO public.patients (id, therapist_id, patient_code, first_name, last_name, "
+            "date_of_birth, "
+            "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            people.patient_rows,
+        )
+        cur_.executemany(
+            "INSERT INTO public.researcher_profiles (id, full_name, institution, department, role, "
+            "access_level, "
+            "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            people.researcher_rows,
+        )
+        with cur_.copy(f"COPY public.c3d_metadata ({C3D_COLUMNS}) FROM STDIN") as copy:
+            for i in range(sessions):
+                size = int(s.sizes[i])
+                frames = int(s.frames[i])
+                copy.write_row(
+                    (
+                        s.ids[i],
+                        s.paths[i],
+                        hashes[i],
+                        size,
+                        s.patient_folder[i],
+                        s.session_ids[i],
+                        None,
+                        "[]",
+                        0,
+                        33.0,
+                        frames / 33.0 if frames else None,
+                        frames,
+                        s.resolved_patient[i],
+                        "Unknown",
+                        s.resolved_date[i],
+                        "small" if size < 2_000_000 else ("medium" if size < 3_000_000 else "large"),
+                        "c3d-examples",
+                        s.object_metadata[i],
+                        s.status[i],
+                        s.error[i],
+                        created_txt[i],
+                        updated_txt[i],
+                        processed_txt[i] if s.processed[i] else None,
+                    )
+                )
+        a_created_txt, expires_txt, accessed_txt = _ts(a_created), _ts(expires), _ts(accessed)
+        with cur_.copy(f"COPY public.analysis_results ({ANALYSIS_COLUMNS}) FROM STDIN") as copy:
+            for r, text in enumerate(texts):
+                i = order[r]
+                is_empty = text == "{}"
+                copy.write_row(
+                    (
+                        a_ids[r],
+                        s.ids[i],
+                        hashes[i],
+                        "v2.1.0" if current[r] else "v2.0.0",
+                        "{}",
+                        text,
+                        None if is_empty else templates[int(s.rec[i])],
+                        0 if is_empty else 1000,
+                        int(s.cache_hits[i]) if current[r] else 0,
+                        accessed_txt[r],
+                        a_created_txt[r],
+                        expires_txt[r],
+                    )
+                )
+        if settings_rows:
+            with cur_.copy(
+                "COPY public.session_settings (user_id, session_id, params, updated_at) FROM STDIN"
+            ) as copy:
+                for row in settings_rows:
+                    copy.write_row(row)
+        cur_.execute((legacy_sql_dir() / MANIFEST_SQL).read_text(encoding="utf-8").encode())
+        cur_.execute("TRUNCATE legacy_seed.manifest")
+        cur_.execute(
+            "INSERT INTO legacy_seed.runs (seed, sessions, bad_fraction, signal_samples, grounded) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (seed, sessions, bad_fraction, signal_samples, catalog.grounded),
+        )
+        with cur_.copy(
+            "COPY legacy_seed.manifest (c3d_metadata_id, ordinal, traps, spoiled_kind, "
+            "spoiled_detail) FROM STDIN"
+        ) as copy:
+            for i in range(sessions):
+                kind = SPOIL_KINDS[spoil_kind[i]] if i in spoil_kind else None
+                copy.write_row((s.ids[i], i, "{" + ",".join(s.traps[i]) + "}", kind, details.get(i)))
+    conn.commit()
+    return SeedReport(
+        sessions=sessions,
+        analyses=m,
+        settings_rows=len(settings_rows),
+        spoiled=len(spoil_kind),
+        seconds=time.perf_counter() - started,
+        grounded=catalog.grounded,
+        seed=seed,
+        therapists=N_THERAPISTS,
+        patients=N_PATIENTS,
+        researchers=len(people.researcher_rows),
+        catalog_source=catalog.source,
+    )

@@ -1,0 +1,1 @@
+"""Load: COPY into temporary staging tables, then set-based upserts, one transaction per batch."""

@@ -1,0 +1,128 @@
+"""Load one normalized, validated batch in a single transaction across all eight tables.
+
+Either the whole batch commits (target rows, quarantine, lineage, and the batch's ledger row) or nothing does.
+A batch the database rejects is retried in halves until only the offending sessions remain; those are held back
+with stage 'load' and the database's error, and every other session loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+import psycopg
+
+from statsfirst.load.bookkeeping import resolve_quarantine, write_lineage, write_quarantine
+from statsfirst.load.merge import delete_sessions, delete_stale_children, upsert
+from statsfirst.load.staging import copy_to_staging
+from statsfirst.load.table_specs import TABLE_SPECS
+from statsfirst.transform.normalize import NormalizedBatch
+from statsfirst.transform.problems import PROBLEM_SCHEMA
+
+DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+
+
+@dataclass
+class BatchOutcome:
+    migrated: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    upserted: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {"migrated": self.migrated, "quarantined": self.quarantined, "skipped": self.skipped,
+                "rows": self.rows, "upserted": self.upserted}
+
+
+def split(batch: NormalizedBatch, keep: set[str]) -> NormalizedBatch:
+    """The part of a batch that concerns only ``keep`` sessions."""
+    ids = pl.Series(sorted(keep), dtype=pl.String)
+
+    def only(frame: pl.DataFrame) -> pl.DataFrame:
+        key = "session_id" if "session_id" in frame.columns else "id"
+        return frame.filter(pl.col(key).is_in(ids.implode()))
+
+    return NormalizedBatch(
+        tables={name: only(frame) for name, frame in batch.tables.items()},
+        problems=only(batch.problems),
+        skipped=only(batch.skipped),
+        lineage=only(batch.lineage),
+        session_ids=[s for s in batch.session_ids if s in keep],
+    )
+
+
+def load_batch(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id: str,
+               commit_ledger: Callable[[psycopg.Connection, BatchOutcome], None]) -> BatchOutcome:
+    """Load in one transaction; ``commit_ledger`` runs inside it. On a database rejection, bisect and retry."""
+    try:
+        with conn.transaction():
+            outcome = _write(conn, schema, batch, run_id)
+            commit_ledger(conn, outcome)
+        return outcome
+    except DATA_ERRORS:
+        found: list[pl.DataFrame] = []
+        _bisect(conn, schema, batch, _loadable(batch), run_id, found)
+        problems = pl.concat([batch.problems, *found], how="vertical_relaxed")
+        batch = NormalizedBatch(batch.tables, problems, batch.skipped, batch.lineage, batch.session_ids)
+        with conn.transaction():
+            outcome = _write(conn, schema, batch, run_id)
+            commit_ledger(conn, outcome)
+        return outcome
+
+
+def _loadable(batch: NormalizedBatch) -> set[str]:
+    return set(batch.session_ids) - set(batch.problems["session_id"].to_list()) \
+        - set(batch.skipped["session_id"].to_list())
+
+
+def _bisect(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, sessions: set[str], run_id: str,
+            found: list[pl.DataFrame]) -> None:
+    """Try ``sessions`` in a rolled-back transaction; split until each rejected session is isolated."""
+    part = split(batch, sessions)
+    try:
+        with conn.transaction(force_rollback=True):
+            _write(conn, schema, part, run_id)
+        return
+    except DATA_ERRORS as exc:
+        if len(sessions) <= 1:
+            message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            found.append(pl.DataFrame(
+                {"session_id": sorted(sessions), "stage": "load",
+                 "table": getattr(exc.diag, "table_name", None) or "",
+                 "column": getattr(exc.diag, "column_name", None) or "",
+                 "check": getattr(exc.diag, "constraint_name", None) or type(exc).__name__,
+                 "value": message[:200], "reason": "rejected_by_database"},
+                schema=PROBLEM_SCHEMA,
+            ))
+            return
+    ordered = sorted(sessions)
+    middle = len(ordered) // 2
+    for half in (set(ordered[:middle]), set(ordered[middle:])):
+        _bisect(conn, schema, batch, half, run_id, found)
+
+
+def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id: str) -> BatchOutcome:
+    held_back = set(batch.problems["session_id"].to_list())
+    skipped_ids = set(batch.skipped["session_id"].to_list())
+    good = split(batch, set(batch.session_ids) - held_back - skipped_ids)
+    outcome = BatchOutcome()
+    stages: dict[str, str] = {}
+    for spec in TABLE_SPECS:
+        frame = good.tables[spec.name]
+        stages[spec.name] = copy_to_staging(conn, schema, spec.name, frame)
+        outcome.rows[spec.name] = frame.height
+    delete_sessions(conn, schema, sorted(held_back | skipped_ids))
+    for spec in TABLE_SPECS:
+        outcome.upserted[spec.name] = upsert(conn, schema, spec, stages[spec.name])
+    delete_stale_children(conn, schema, stages)
+    write_lineage(conn, schema, good.lineage, run_id)
+    write_quarantine(conn, batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids))), run_id)
+    resolve_quarantine(conn, run_id)
+    outcome.migrated = good.tables["therapy_sessions"].height
+    held = batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids)))
+    first_reason = held.group_by("session_id").agg(pl.col("reason").sort().first())
+    outcome.quarantined = dict(first_reason.group_by("reason").len().iter_rows())
+    outcome.skipped = dict(batch.skipped.group_by("reason").len().iter_rows())
+    return outcome

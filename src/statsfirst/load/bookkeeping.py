@@ -1,0 +1,124 @@
+"""Quarantine, lineage and resolution writes (bookkeeping schema), set-based from staging tables."""
+
+from __future__ import annotations
+
+import polars as pl
+import psycopg
+
+ANALYSIS_PAYLOAD = """
+    jsonb_build_object('id', a.id, 'c3d_metadata_id', a.c3d_metadata_id, 'file_hash', a.file_hash,
+        'processing_version', a.processing_version, 'processing_params', a.processing_params,
+        'analytics_data', a.analytics_data, 'processing_time_ms', a.processing_time_ms, 'cache_hits', a.cache_hits,
+        'last_accessed_at', a.last_accessed_at, 'good_contractions_count', a.good_contractions_count,
+        'total_contractions_count', a.total_contractions_count, 'created_at', a.created_at,
+        'expires_at', a.expires_at)
+"""
+ANALYSIS_LINEAGE = """
+    jsonb_build_object('id', a.id, 'c3d_metadata_id', a.c3d_metadata_id, 'file_hash', a.file_hash,
+        'processing_version', a.processing_version, 'processing_params', a.processing_params,
+        'processing_time_ms', a.processing_time_ms, 'cache_hits', a.cache_hits,
+        'last_accessed_at', a.last_accessed_at, 'good_contractions_count', a.good_contractions_count,
+        'total_contractions_count', a.total_contractions_count, 'contractions_data', a.contractions_data,
+        'mvc_values', a.mvc_values, 'compliance_scores', a.compliance_scores, 'temporal_stats', a.temporal_stats,
+        'created_at', a.created_at, 'expires_at', a.expires_at)
+"""
+
+
+def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: str) -> int:
+    """One open entry per held-back session, with every failed check and the legacy payload (no signal arrays)."""
+    if problems.height == 0:
+        return 0
+    grouped = problems.group_by("session_id").agg(
+        pl.col("stage").first().alias("stage"),
+        pl.col("reason").unique().sort().alias("reasons"),
+        pl.struct("table", "column", "check", "value", "reason").alias("failures"),
+    ).with_columns(pl.col("failures").list.eval(pl.element().struct.json_encode()).list.join(",")
+                   .map_elements(lambda s: f"[{s}]", return_dtype=pl.String).alias("failures"))
+    copy_to_staging_raw(conn, grouped)
+    cursor = conn.execute(
+        f"""
+        INSERT INTO statsfirst.quarantine AS q (legacy_session_id, legacy_analysis_ids, stage, reasons, failures,
+                                                payload, first_run_id, last_run_id)
+        SELECT c.id,
+               ARRAY(SELECT a.id FROM public.analysis_results a WHERE a.c3d_metadata_id = c.id ORDER BY a.id),
+               s.stage, s.reasons, s.failures::jsonb,
+               jsonb_build_object('c3d_metadata', to_jsonb(c), 'analysis_results',
+                   (SELECT coalesce(jsonb_agg({ANALYSIS_PAYLOAD} ORDER BY a.id), '[]'::jsonb)
+                    FROM public.analysis_results a WHERE a.c3d_metadata_id = c.id)),
+               %(run)s, %(run)s
+        FROM stage_quarantine s JOIN public.c3d_metadata c ON c.id = s.session_id::uuid
+        ON CONFLICT (legacy_session_id) WHERE resolved_at IS NULL DO UPDATE SET
+            stage = EXCLUDED.stage, reasons = EXCLUDED.reasons, failures = EXCLUDED.failures,
+            payload = EXCLUDED.payload, legacy_analysis_ids = EXCLUDED.legacy_analysis_ids,
+            last_run_id = EXCLUDED.last_run_id
+        """,  # type: ignore[arg-type]
+        {"run": run_id},
+    )
+    return max(cursor.rowcount, 0)
+
+
+def copy_to_staging_raw(conn: psycopg.Connection, grouped: pl.DataFrame) -> None:
+    conn.execute(
+        "CREATE TEMP TABLE stage_quarantine (session_id text, stage text, reasons text[], failures text) "
+        "ON COMMIT DROP"
+    )
+    payload = grouped.select(
+        "session_id", "stage",
+        (pl.lit("{") + pl.col("reasons").list.join(",") + pl.lit("}")).alias("reasons"),
+        "failures",
+    ).write_csv(include_header=False)
+    with conn.cursor() as cur, cur.copy("COPY stage_quarantine FROM STDIN (FORMAT csv)") as copy:
+        copy.write(payload.encode("utf-8"))
+
+
+def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
+    """Sessions fixed in the legacy data after being held back: their open entry is marked resolved."""
+    cursor = conn.execute(
+        "UPDATE statsfirst.quarantine SET resolved_at = now(), resolved_by_run = %s "
+        "WHERE resolved_at IS NULL AND legacy_session_id IN (SELECT id FROM stage_therapy_sessions)",
+        (run_id,),
+    )
+    return max(cursor.rowcount, 0)
+
+
+def write_lineage(conn: psycopg.Connection, schema: str, lineage: pl.DataFrame, run_id: str) -> None:
+    conn.execute(
+        "CREATE TEMP TABLE stage_lineage (session_id uuid, raw_patient_id text, raw_resolved_patient_id text, "
+        "raw_therapist_id text, raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, "
+        "linked_settings text, source_fingerprint text) ON COMMIT DROP"
+    )
+    with conn.cursor() as cur, cur.copy("COPY stage_lineage FROM STDIN (FORMAT csv)") as copy:
+        copy.write(lineage.write_csv(include_header=False).encode("utf-8"))
+    conn.execute(
+        """
+        INSERT INTO statsfirst.session_lineage AS l (legacy_session_id, raw_patient_id, raw_resolved_patient_id,
+            raw_therapist_id, raw_resolved_therapist_id, raw_session_id, patient_resolution, linked_settings,
+            legacy_c3d, source_hash, run_id)
+        SELECT s.session_id, s.raw_patient_id, s.raw_resolved_patient_id, s.raw_therapist_id,
+               s.raw_resolved_therapist_id, s.raw_session_id, s.patient_resolution, s.linked_settings::jsonb,
+               to_jsonb(c), md5(s.source_fingerprint), %(run)s
+        FROM stage_lineage s
+        JOIN stage_therapy_sessions t ON t.id = s.session_id
+        JOIN public.c3d_metadata c ON c.id = s.session_id
+        ON CONFLICT (legacy_session_id) DO UPDATE SET
+            raw_patient_id = EXCLUDED.raw_patient_id, raw_resolved_patient_id = EXCLUDED.raw_resolved_patient_id,
+            raw_therapist_id = EXCLUDED.raw_therapist_id,
+            raw_resolved_therapist_id = EXCLUDED.raw_resolved_therapist_id,
+            raw_session_id = EXCLUDED.raw_session_id, patient_resolution = EXCLUDED.patient_resolution,
+            linked_settings = EXCLUDED.linked_settings, legacy_c3d = EXCLUDED.legacy_c3d,
+            source_hash = EXCLUDED.source_hash, run_id = EXCLUDED.run_id, migrated_at = now()
+        WHERE l.source_hash IS DISTINCT FROM EXCLUDED.source_hash
+        """,
+        {"run": run_id},
+    )
+    conn.execute(
+        f"""
+        INSERT INTO statsfirst.analysis_lineage AS l (legacy_analysis_id, legacy_session_id, legacy_analysis, run_id)
+        SELECT a.id, a.c3d_metadata_id, {ANALYSIS_LINEAGE}, %(run)s
+        FROM public.analysis_results a JOIN stage_therapy_sessions t ON t.id = a.c3d_metadata_id
+        ON CONFLICT (legacy_analysis_id) DO UPDATE SET legacy_session_id = EXCLUDED.legacy_session_id,
+            legacy_analysis = EXCLUDED.legacy_analysis, run_id = EXCLUDED.run_id
+        WHERE l.legacy_analysis IS DISTINCT FROM EXCLUDED.legacy_analysis
+        """,  # type: ignore[arg-type]
+        {"run": run_id},
+    )

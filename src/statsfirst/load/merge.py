@@ -1,0 +1,78 @@
+"""Set-based upserts from staging into the target tables; rows are rewritten only when their content changed,
+so re-running a range writes nothing and the target stays byte-identical."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from statsfirst.load.table_specs import CHILD_TABLES, TableSpec
+
+
+def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, stage: str) -> int:
+    staged = [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum", (f"pg_temp.{stage}",)).fetchall()]
+    columns = list(staged)
+    select_items: list[sql.Composable] = [sql.Identifier(c) for c in staged]
+    if spec.derived_id_parts is not None and "id" not in staged:
+        parts = [sql.Literal(spec.name), sql.SQL("session_id::text")] + [
+            sql.SQL("{}::text").format(sql.Identifier(p)) for p in spec.derived_id_parts
+        ]
+        select_items.insert(0, sql.SQL("md5(concat_ws('/', {}))::uuid").format(sql.SQL(", ").join(parts)))
+        columns.insert(0, "id")
+    sticky = spec.sticky or {}
+    updatable = [c for c in staged if c not in spec.conflict_key and c != "id"]
+    compared = [c for c in updatable if c not in sticky]
+    assignments = []
+    for c in updatable:
+        if c in sticky:
+            guard = sticky[c]
+            assignments.append(sql.SQL(
+                "{c} = CASE WHEN t.{g} IS NOT DISTINCT FROM EXCLUDED.{g} THEN t.{c} ELSE EXCLUDED.{c} END"
+            ).format(c=sql.Identifier(c), g=sql.Identifier(guard)))
+        else:
+            assignments.append(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)))
+    statement = sql.SQL(
+        "INSERT INTO {schema}.{table} AS t ({cols}) SELECT {items} FROM {stage} "
+        "ON CONFLICT ({key}) DO UPDATE SET {assignments} "
+        "WHERE ({old}) IS DISTINCT FROM ({new})"
+    ).format(
+        schema=sql.Identifier(schema),
+        table=sql.Identifier(spec.name),
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        items=sql.SQL(", ").join(select_items),
+        stage=sql.Identifier(stage),
+        key=sql.SQL(", ").join(sql.Identifier(c) for c in spec.conflict_key),
+        assignments=sql.SQL(", ").join(assignments),
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in compared),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in compared),
+    )
+    cursor = conn.execute(statement)
+    return max(cursor.rowcount, 0)
+
+
+def delete_stale_children(conn: psycopg.Connection, schema: str, stages: dict[str, str]) -> None:
+    """Child rows of re-migrated sessions that the legacy data no longer produces are removed."""
+    for spec in CHILD_TABLES:
+        stage = stages[spec.name]
+        match = sql.SQL(" AND ").join(
+            sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.conflict_key
+        )
+        conn.execute(sql.SQL(
+            "DELETE FROM {schema}.{table} t WHERE t.session_id IN (SELECT id FROM stage_therapy_sessions) "
+            "AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+        ).format(schema=sql.Identifier(schema), table=sql.Identifier(spec.name), stage=sql.Identifier(stage),
+                 match=match))
+
+
+def delete_sessions(conn: psycopg.Connection, schema: str, session_ids: list[str]) -> int:
+    """Sessions now held back or skipped leave the target (children cascade); the quarantine keeps their payload."""
+    if not session_ids:
+        return 0
+    cursor = conn.execute(
+        sql.SQL("DELETE FROM {schema}.therapy_sessions WHERE id = ANY(%s::uuid[])").format(schema=sql.Identifier(schema)),
+        (session_ids,),
+    )
+    conn.execute("DELETE FROM statsfirst.session_lineage WHERE legacy_session_id = ANY(%s::uuid[])", (session_ids,))
+    return max(cursor.rowcount, 0)

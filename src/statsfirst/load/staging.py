@@ -1,0 +1,60 @@
+"""COPY polars frames into temporary staging tables shaped like their targets."""
+
+from __future__ import annotations
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+_INTEGER_TYPES = {"integer", "bigint", "smallint"}
+
+
+def target_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+        (schema, table),
+    ).fetchall()
+    return {name: data_type for name, data_type in rows}
+
+
+def prepare_for_copy(frame: pl.DataFrame, types: dict[str, str]) -> pl.DataFrame:
+    """Cast to the target's types and render values PostgreSQL's CSV COPY reads back exactly."""
+    expressions = []
+    for name in frame.columns:
+        dtype = frame.schema[name]
+        column = pl.col(name)
+        target = types.get(name, "")
+        if target in _INTEGER_TYPES and dtype.is_float():
+            column = column.round().cast(pl.Int64)
+        elif isinstance(dtype, pl.Datetime):
+            column = column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00")
+        elif isinstance(dtype, pl.List):
+            column = pl.when(column.is_null()).then(None).otherwise(
+                pl.lit("{") + column.list.join(",") + pl.lit("}")
+            )
+        expressions.append(column.alias(name))
+    return frame.select(expressions)
+
+
+def copy_to_staging(conn: psycopg.Connection, schema: str, table: str, frame: pl.DataFrame) -> str:
+    """Create ``stage_<table>`` (dropped at commit) with the frame's columns typed as in the target; COPY into it."""
+    stage = f"stage_{table}"
+    types = target_columns(conn, schema, table)
+    columns = [c for c in frame.columns if c in types]
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {schema}.{table} WITH NO DATA").format(
+            stage=sql.Identifier(stage),
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            schema=sql.Identifier(schema),
+            table=sql.Identifier(table),
+        )
+    )
+    if frame.height:
+        payload = prepare_for_copy(frame.select(columns), types).write_csv(include_header=False, null_value="")
+        statement = sql.SQL("COPY {stage} ({cols}) FROM STDIN (FORMAT csv)").format(
+            stage=sql.Identifier(stage), cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(payload.encode("utf-8"))
+    return stage

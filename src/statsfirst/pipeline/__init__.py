@@ -1,0 +1,1 @@
+"""The migration run: plan batches, then extract → normalize → validate → load each, resumably."""

@@ -1,0 +1,56 @@
+"""Parameters of a migration run, checked before anything touches the database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from statsfirst.errors import UsageError
+from statsfirst.transform.scoring import PerformanceWeights
+
+
+def parse_day(text: str | None, option: str) -> datetime | None:
+    """``YYYY-MM-DD`` or an ISO timestamp; naive values are UTC (as the legacy data is)."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text) if "T" in text or " " in text else datetime.combine(
+            date.fromisoformat(text), datetime.min.time())
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date", f"use {option} YYYY-MM-DD (e.g. 2024-01-31)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    since: datetime | None = None
+    until: datetime | None = None
+    batch_size: int = 2000
+    workers: int = 1
+    dry_run: bool = False
+    weights: PerformanceWeights = PerformanceWeights()
+
+    def __post_init__(self) -> None:
+        if self.since and self.until and self.since >= self.until:
+            raise UsageError(f"--since {self.since.date()} is not before --until {self.until.date()}",
+                             "swap them or widen the range (--until is exclusive)")
+        if self.batch_size < 1:
+            raise UsageError("--batch-size must be at least 1", "e.g. --batch-size 2000")
+        if self.workers < 1:
+            raise UsageError("--workers must be at least 1", "e.g. --workers 2")
+
+    def parameters(self, target_schema: str) -> dict[str, object]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "batch_size": self.batch_size,
+            "weights": self.weights.as_text(),
+            "target_schema": target_schema,
+        }
+
+    def command_key(self, target_schema: str) -> str:
+        """Same work → same key, so a killed run is resumed by re-running the same command."""
+        canonical = json.dumps(self.parameters(target_schema), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()

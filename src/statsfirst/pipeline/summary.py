@@ -1,0 +1,71 @@
+"""The closing summary of a migration run (also stored on the run's ledger row)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rich.table import Table
+
+from statsfirst.transform.normalize import TARGET_TABLES
+
+
+@dataclass
+class MigrationSummary:
+    run_id: str | None
+    dry_run: bool
+    resumed: bool
+    sessions_in_range: int = 0
+    migrated: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
+    wall_seconds: float = 0.0
+    sessions_this_invocation: int = 0
+
+    def add(self, outcome: dict[str, object]) -> None:
+        self.migrated += int(outcome.get("migrated", 0))  # type: ignore[call-overload]
+        self.quarantined.update(outcome.get("quarantined", {}))  # type: ignore[arg-type]
+        self.skipped.update(outcome.get("skipped", {}))  # type: ignore[arg-type]
+        self.rows.update(outcome.get("rows", {}))  # type: ignore[arg-type]
+
+    @property
+    def accounted(self) -> int:
+        return self.migrated + sum(self.quarantined.values()) + sum(self.skipped.values())
+
+    @property
+    def rate(self) -> float:
+        return self.sessions_this_invocation / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "resumed": self.resumed,
+            "sessions": {"in_range": self.sessions_in_range, "migrated": self.migrated,
+                         "quarantined": sum(self.quarantined.values()), "skipped": sum(self.skipped.values())},
+            "quarantined_by_reason": dict(sorted(self.quarantined.items())),
+            "skipped_by_reason": dict(sorted(self.skipped.items())),
+            "rows": {table: self.rows.get(table, 0) for table in TARGET_TABLES},
+            "wall_seconds": round(self.wall_seconds, 3),
+            "sessions_per_second": round(self.rate, 1),
+        }
+
+    def render(self) -> Table:
+        verb = "would be " if self.dry_run else ""
+        title = f"statsfirst migrate{' (dry run: nothing written)' if self.dry_run else ''}"
+        table = Table(title=title, show_header=True)
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        table.add_row("legacy sessions in range", f"{self.sessions_in_range:,}")
+        table.add_row(f"{verb}migrated", f"{self.migrated:,}")
+        for reason, count in sorted(self.quarantined.items()):
+            table.add_row(f"{verb}quarantined: {reason}", f"{count:,}")
+        for reason, count in sorted(self.skipped.items()):
+            table.add_row(f"{verb}skipped: {reason}", f"{count:,}")
+        for name in TARGET_TABLES:
+            note = " (no legacy source; stays empty)" if name == "export_history" else ""
+            table.add_row(f"rows → {name}{note}", f"{self.rows.get(name, 0):,}")
+        table.add_row("wall time", f"{self.wall_seconds:.1f} s")
+        table.add_row("sessions/s (this invocation)", f"{self.rate:,.0f}")
+        return table

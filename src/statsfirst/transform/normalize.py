@@ -1,0 +1,161 @@
+"""Normalize one legacy batch into one frame per target table (no Python loops over rows).
+
+Sessions still ``pending``/``processing`` in the legacy system are skipped with reason ``not_yet_processed``: the
+legacy app never finished them, and an incremental run picks them up once it does. Failed sessions are final and
+migrate with their error message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from statsfirst.extract.legacy_reader import LegacyBatch
+from statsfirst.transform.bfr_monitoring import build_bfr_monitoring
+from statsfirst.transform.channels import decode_channels
+from statsfirst.transform.emg_statistics import build_emg_statistics
+from statsfirst.transform.linked_settings import choose_linked_settings
+from statsfirst.transform.performance_scores import build_performance_scores
+from statsfirst.transform.problems import problems_from
+from statsfirst.transform.processing_parameters import build_processing_parameters
+from statsfirst.transform.references import ReferenceData, resolve_references
+from statsfirst.transform.scoring import ComplianceWeights, PerformanceWeights
+from statsfirst.transform.session_settings import build_session_settings
+from statsfirst.transform.signal_processing_cache import build_signal_processing_cache
+from statsfirst.transform.therapy_sessions import build_therapy_sessions
+
+NOT_YET_PROCESSED = ("pending", "processing")
+TARGET_TABLES = (
+    "therapy_sessions",
+    "emg_statistics",
+    "performance_scores",
+    "bfr_monitoring",
+    "session_settings",
+    "export_history",
+    "signal_processing_cache",
+    "processing_parameters",
+)
+
+
+@dataclass
+class NormalizedBatch:
+    """Frames per target table plus what is held back (problems) or skipped, all keyed by legacy session id."""
+
+    tables: dict[str, pl.DataFrame]
+    problems: pl.DataFrame
+    skipped: pl.DataFrame
+    lineage: pl.DataFrame
+    session_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NormalizeOptions:
+    weights: PerformanceWeights
+    run_time: datetime
+    compliance_weights: ComplianceWeights = ComplianceWeights()
+
+
+def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeOptions) -> NormalizedBatch:
+    sessions = resolve_references(batch.sessions, refs)
+    skipped = sessions.filter(pl.col("processing_status").is_in(NOT_YET_PROCESSED)).select(
+        "session_id", pl.lit("not_yet_processed").alias("reason")
+    )
+    active = sessions.filter(~pl.col("processing_status").is_in(NOT_YET_PROCESSED))
+    active_ids = active.select("session_id")
+    analyses = batch.analyses.join(active_ids, on="session_id", how="semi")
+    channels = batch.channels.join(active_ids, on="session_id", how="semi")
+    settings_rows = batch.settings.join(active_ids, on="session_id", how="semi")
+
+    decoded, channel_problems = decode_channels(channels)
+    settings, settings_problems = choose_linked_settings(settings_rows)
+    problems = [channel_problems, settings_problems, _analysis_problems(analyses), _game_point_problems(active)]
+
+    current = (
+        channels.select("session_id", "analysis_id").unique("session_id")
+        .join(analyses.select("analysis_id", "processing_version", "processing_time_ms"), on="analysis_id")
+        .drop("analysis_id")
+    )
+    decoded = decoded.join(
+        analyses.select("analysis_id", "processing_version", "processing_time_ms"), on="analysis_id", how="left"
+    )
+    therapy_sessions = build_therapy_sessions(active, current)
+    emg = build_emg_statistics(decoded, settings, active, options.compliance_weights)
+    problems.append(_duplicate_side_problems(emg))
+    bfr = build_bfr_monitoring(settings)
+    game_points = active.select(
+        "session_id",
+        pl.col("game_points_achieved_raw").cast(pl.Float64, strict=False).alias("game_points_achieved"),
+        pl.col("game_points_maximum_raw").cast(pl.Float64, strict=False).alias("game_points_maximum"),
+    )
+    tables = {
+        "therapy_sessions": therapy_sessions,
+        "emg_statistics": emg,
+        "performance_scores": build_performance_scores(emg, bfr, settings, therapy_sessions, game_points,
+                                                       options.weights),
+        "bfr_monitoring": bfr,
+        "session_settings": build_session_settings(active_ids, settings, bfr, options.weights),
+        "signal_processing_cache": build_signal_processing_cache(
+            analyses, channels["analysis_id"].unique(), options.run_time
+        ),
+        "processing_parameters": build_processing_parameters(decoded, therapy_sessions),
+    }
+    return NormalizedBatch(
+        tables=tables,
+        problems=pl.concat(problems, how="vertical_relaxed"),
+        skipped=skipped,
+        lineage=_lineage(active, analyses, settings_rows),
+        session_ids=sessions["session_id"].to_list(),
+    )
+
+
+def _analysis_problems(analyses: pl.DataFrame) -> pl.DataFrame:
+    malformed = analyses.filter(pl.col("analytics_type") != "object")
+    return problems_from(malformed, stage="normalize", table="emg_statistics", column=pl.lit("analytics_data"),
+                         check="json_object", value=pl.col("analytics_type"), reason="malformed_analytics")
+
+
+def _game_point_problems(sessions: pl.DataFrame) -> pl.DataFrame:
+    frames = []
+    for name in ("game_points_achieved", "game_points_maximum"):
+        raw = pl.col(f"{name}_raw")
+        bad = sessions.filter(raw.is_not_null() & raw.cast(pl.Float64, strict=False).is_null())
+        frames.append(problems_from(bad, stage="normalize", table="performance_scores", column=pl.lit(name),
+                                    check="number", value=raw, reason="wrong_type"))
+    return pl.concat(frames)
+
+
+def _duplicate_side_problems(emg: pl.DataFrame) -> pl.DataFrame:
+    duplicated = emg.filter(pl.col("side").is_not_null() & (pl.len().over("session_id", "side") > 1))
+    return problems_from(duplicated, stage="normalize", table="emg_statistics", column=pl.lit("side"),
+                         check="one_channel_per_side", value=pl.col("channel_name") + "=" + pl.col("side"),
+                         reason="conflicting_sides")
+
+
+def _lineage(sessions: pl.DataFrame, analyses: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
+    analysis_hashes = analyses.sort("analysis_id").group_by("session_id").agg(
+        pl.col("analysis_hash").str.join("|").alias("_analysis_hashes")
+    )
+    chosen = (
+        settings.sort(["session_id", "settings_updated_at", "settings_user_id", "settings_session_id"],
+                      descending=[False, True, False, False], nulls_last=True)
+        .unique("session_id", keep="first")
+        .select("session_id", "params",
+                pl.struct(pl.col("settings_user_id").alias("user_id"),
+                          pl.col("settings_session_id").alias("session_id"),
+                          "link", "candidates").struct.json_encode().alias("linked_settings"))
+    )
+    frame = sessions.join(analysis_hashes, on="session_id", how="left").join(chosen, on="session_id", how="left")
+    return frame.select(
+        "session_id",
+        pl.col("patient_id").alias("raw_patient_id"),
+        pl.col("resolved_patient_id").alias("raw_resolved_patient_id"),
+        pl.col("therapist_id").alias("raw_therapist_id"),
+        pl.col("resolved_therapist_id").alias("raw_resolved_therapist_id"),
+        pl.col("legacy_session_code").alias("raw_session_id"),
+        "patient_resolution",
+        "linked_settings",
+        pl.concat_str([pl.col("c3d_hash"), pl.col("_analysis_hashes").fill_null(""), pl.col("params").fill_null("")],
+                      separator="#").alias("source_fingerprint"),
+    )

@@ -1,0 +1,64 @@
+"""Run the pandera schemas eagerly (lazy=True collects every failure) and map failures to legacy sessions."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from statsfirst.transform.problems import PROBLEM_SCHEMA, empty_problems
+from statsfirst.validate.schemas import SCHEMAS
+
+REASONS = {
+    "integral": "fractional_count",
+    "greater_than_or_equal_to(0.0)": "negative_value",
+    "str_matches": "bad_file_hash",
+    "finite": "not_finite",
+    "isin": "unknown_value",
+    "half_steps": "out_of_range",
+}
+
+
+def _reason(check: str, column: str) -> str:
+    if "_le_" in check:
+        return "count_exceeds_total" if "contractions" in check else "inconsistent_values"
+    for prefix, reason in REASONS.items():
+        if check.startswith(prefix):
+            return reason
+    return "out_of_range"
+
+
+def validate_tables(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Every failed check of every table, as problem rows (stage 'validate')."""
+    found = [empty_problems()]
+    for table, schema in SCHEMAS.items():
+        frame = tables[table]
+        if frame.height == 0:
+            continue
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as errors:
+            cases = errors.failure_cases
+            if "index" not in cases.columns or cases["index"].null_count() == cases.height:
+                raise
+            key = "session_id" if "session_id" in frame.columns else "id"
+            keyed = frame.select(pl.col(key).alias("session_id")).with_row_index("index")
+            rows = (
+                cases.filter(pl.col("index").is_not_null())
+                .with_columns(pl.col("index").cast(pl.UInt32))
+                .join(keyed, on="index", how="left")
+            )
+            found.append(
+                rows.select(
+                    "session_id",
+                    pl.lit("validate").alias("stage"),
+                    pl.lit(table).alias("table"),
+                    pl.when(pl.col("schema_context") == "DataFrameSchema").then(pl.col("check").str.split("_le_").list.first())
+                    .otherwise(pl.col("column")).alias("column"),
+                    pl.col("check"),
+                    pl.col("failure_case").str.slice(0, 200).alias("value"),
+                    pl.struct("check", "column").map_elements(
+                        lambda s: _reason(s["check"], s["column"]), return_dtype=pl.String
+                    ).alias("reason"),
+                ).cast(PROBLEM_SCHEMA)  # type: ignore[arg-type]
+            )
+    return pl.concat(found, how="vertical_relaxed")
