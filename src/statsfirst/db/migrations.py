@@ -127,8 +127,9 @@ def discover_migrations(root: Path | None = None) -> list[Migration]:
             continue
         version = match["version"]
         if version in seen:
-            raise SchemaStateError(f"two migrations share version {version}: {seen[version].name} and {path.name}",
-                                   "renumber one of them")
+            raise SchemaStateError(
+                f"two migrations share version {version}: {seen[version].name} and {path.name}", "renumber one of them"
+            )
         seen[version] = path
         with path.open(encoding="utf-8") as handle:
             first_line = handle.readline().strip()
@@ -187,10 +188,13 @@ def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- planning
-def plan_migrations(conn: psycopg.Connection, migrations: list[Migration], ledger: dict[str, LedgerRow]) -> list[PlanItem]:
+def plan_migrations(
+    conn: psycopg.Connection, migrations: list[Migration], ledger: dict[str, LedgerRow]
+) -> list[PlanItem]:
     """Decide per file: apply, re-apply (repeatable, changed) or skip. Drift is an error, raised before any change."""
     drifted = [
-        m for m in migrations
+        m
+        for m in migrations
         if m.kind != "repeatable" and m.version in ledger and ledger[m.version].checksum != m.checksum
     ]
     if drifted:
@@ -322,7 +326,7 @@ def _acquire_lock(conn: psycopg.Connection, timeout_s: float) -> None:
 
 def _ensure_ledger(conn: psycopg.Connection, root: Path) -> None:
     with conn.transaction():
-        conn.execute((root / "bookkeeping" / "ledger.sql").read_text(encoding="utf-8"))  # type: ignore[call-overload]
+        conn.execute((root / "bookkeeping" / "ledger.sql").read_text(encoding="utf-8"))
 
 
 def _apply_one(conn: psycopg.Connection, migration: Migration, target_schema: str) -> float:
@@ -337,7 +341,7 @@ def _apply_one(conn: psycopg.Connection, migration: Migration, target_schema: st
                         sql.Identifier(target_schema), sql.Identifier(LEGACY_SCHEMA)
                     )
                 )
-            conn.execute(migration.text())  # type: ignore[call-overload]
+            conn.execute(migration.text())
             duration_ms = int((time.perf_counter() - started) * 1000)
             conn.execute(
                 """
@@ -386,6 +390,12 @@ def migration_status(dsn: ResolvedDsn, sql_root: Path | None = None) -> StatusRe
         elif migration.kind == "repeatable":
             rows.append((migration.filename, migration.kind, "changed", "re-applied by the next apply"))
         else:
-            rows.append((migration.filename, migration.kind, "DRIFT",
-                         f"applied {applied.checksum[:12]}…, file {migration.checksum[:12]}…"))
+            rows.append(
+                (
+                    migration.filename,
+                    migration.kind,
+                    "DRIFT",
+                    f"applied {applied.checksum[:12]}…, file {migration.checksum[:12]}…",
+                )
+            )
     return StatusReport(target_schema=schema, rows=rows)

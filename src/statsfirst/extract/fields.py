@@ -48,10 +48,7 @@ PARAMETER_NUMBERS: tuple[str, ...] = (
 # The explicit dtype the channel JSON is decoded with (after the SQL type guard let it through).
 CHANNEL_DTYPE = pl.Struct(
     [pl.Field(name, pl.Float64) for name in CHANNEL_NUMBERS]
-    + [
-        pl.Field(block, pl.Struct([pl.Field(f, pl.Float64) for f in TEMPORAL_FIELDS]))
-        for block in TEMPORAL_BLOCKS
-    ]
+    + [pl.Field(block, pl.Struct([pl.Field(f, pl.Float64) for f in TEMPORAL_FIELDS])) for block in TEMPORAL_BLOCKS]
 )
 PARAMETERS_DTYPE = pl.Struct([pl.Field(name, pl.Float64) for name in PARAMETER_NUMBERS])
 
@@ -77,6 +74,9 @@ SETTINGS_NUMBER_PATHS: tuple[str, ...] = (
     "{post_session_rpe}",
     "{session_expected_contractions_ch1}",
     "{session_expected_contractions_ch2}",
-    *(f"{{bfr_parameters,{side},{f}}}" for side in ("left", "right")
-      for f in ("aop_measured", "applied_pressure", "percentage_aop", "application_time_minutes")),
+    *(
+        f"{{bfr_parameters,{side},{f}}}"
+        for side in ("left", "right")
+        for f in ("aop_measured", "applied_pressure", "percentage_aop", "application_time_minutes")
+    ),
 )

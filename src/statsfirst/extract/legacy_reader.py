@@ -78,15 +78,33 @@ SESSIONS_QUERY = sql.SQL(
     range=RANGE_FILTER,
 )
 SESSIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "session_id": pl.String, "file_path": pl.String, "file_hash": pl.String, "file_size_bytes": pl.Int64,
-    "patient_id": pl.String, "therapist_id": pl.String, "legacy_session_code": pl.String,
-    "session_date_us": pl.Int64, "session_type": pl.String, "game_metadata": pl.String,
-    "game_points_achieved_raw": pl.String, "game_points_maximum_raw": pl.String,
-    "channel_names": pl.String, "channel_count": pl.Int64, "sampling_rate": pl.Float64,
-    "duration_seconds": pl.Float64, "frame_count": pl.Int64, "resolved_patient_id": pl.String,
-    "resolved_therapist_id": pl.String, "resolved_session_date_us": pl.Int64, "processing_status": pl.String,
-    "processing_version": pl.String, "error_message": pl.String, "created_at_us": pl.Int64,
-    "updated_at_us": pl.Int64, "processed_at_us": pl.Int64, "c3d_hash": pl.String,
+    "session_id": pl.String,
+    "file_path": pl.String,
+    "file_hash": pl.String,
+    "file_size_bytes": pl.Int64,
+    "patient_id": pl.String,
+    "therapist_id": pl.String,
+    "legacy_session_code": pl.String,
+    "session_date_us": pl.Int64,
+    "session_type": pl.String,
+    "game_metadata": pl.String,
+    "game_points_achieved_raw": pl.String,
+    "game_points_maximum_raw": pl.String,
+    "channel_names": pl.String,
+    "channel_count": pl.Int64,
+    "sampling_rate": pl.Float64,
+    "duration_seconds": pl.Float64,
+    "frame_count": pl.Int64,
+    "resolved_patient_id": pl.String,
+    "resolved_therapist_id": pl.String,
+    "resolved_session_date_us": pl.Int64,
+    "processing_status": pl.String,
+    "processing_version": pl.String,
+    "error_message": pl.String,
+    "created_at_us": pl.Int64,
+    "updated_at_us": pl.Int64,
+    "processed_at_us": pl.Int64,
+    "c3d_hash": pl.String,
 }
 
 ANALYSES_QUERY = sql.SQL(
@@ -111,10 +129,19 @@ ANALYSES_QUERY = sql.SQL(
     range=RANGE_FILTER,
 )
 ANALYSES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "analysis_id": pl.String, "session_id": pl.String, "file_hash": pl.String, "processing_version": pl.String,
-    "processing_params": pl.String, "processing_time_ms": pl.Int64, "cache_hits": pl.Int64,
-    "last_accessed_at_us": pl.Int64, "expires_at_us": pl.Int64, "created_at_us": pl.Int64,
-    "analytics_type": pl.String, "has_analytics": pl.Boolean, "analysis_hash": pl.String,
+    "analysis_id": pl.String,
+    "session_id": pl.String,
+    "file_hash": pl.String,
+    "processing_version": pl.String,
+    "processing_params": pl.String,
+    "processing_time_ms": pl.Int64,
+    "cache_hits": pl.Int64,
+    "last_accessed_at_us": pl.Int64,
+    "expires_at_us": pl.Int64,
+    "created_at_us": pl.Int64,
+    "analytics_type": pl.String,
+    "has_analytics": pl.Boolean,
+    "analysis_hash": pl.String,
 }
 
 CHANNELS_QUERY = sql.SQL(
@@ -150,8 +177,13 @@ CHANNELS_QUERY = sql.SQL(
     """
 ).format(legacy=LEGACY, range=RANGE_FILTER)
 CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "analysis_id": pl.String, "session_id": pl.String, "channel_name": pl.String, "channel_json": pl.String,
-    "mvc_estimation_method": pl.String, "processing_pipeline": pl.String, "parameters_used": pl.String,
+    "analysis_id": pl.String,
+    "session_id": pl.String,
+    "channel_name": pl.String,
+    "channel_json": pl.String,
+    "mvc_estimation_method": pl.String,
+    "processing_pipeline": pl.String,
+    "parameters_used": pl.String,
     "type_problems": pl.String,
 }
 
@@ -175,11 +207,13 @@ SETTINGS_QUERY = sql.SQL(
                         FROM unnest(ARRAY['bfr_parameters', 'channel_muscle_mapping']) AS key
                         WHERE jsonb_typeof(s.params -> key) NOT IN ('object', 'null')
                         UNION ALL
-                        SELECT 'params.bfr_parameters.' || side || '=' || left((s.params #> ARRAY['bfr_parameters', side])::text, 80)
+                        SELECT 'params.bfr_parameters.' || side || '='
+                               || left((s.params #> ARRAY['bfr_parameters', side])::text, 80)
                         FROM unnest(ARRAY['left', 'right']) AS side
                         WHERE jsonb_typeof(s.params #> ARRAY['bfr_parameters', side]) NOT IN ('object', 'null')
                         UNION ALL
-                        SELECT 'params.channel_muscle_mapping.' || ch || '=' || left((s.params #> ARRAY['channel_muscle_mapping', ch])::text, 80)
+                        SELECT 'params.channel_muscle_mapping.' || ch || '='
+                               || left((s.params #> ARRAY['channel_muscle_mapping', ch])::text, 80)
                         FROM unnest(ARRAY['CH1', 'CH2']) AS ch
                         WHERE jsonb_typeof(s.params #> ARRAY['channel_muscle_mapping', ch]) NOT IN ('string', 'null'))
                END)::text AS type_problems
@@ -189,8 +223,14 @@ SETTINGS_QUERY = sql.SQL(
     """
 ).format(updated_at=_epoch("s.updated_at", "settings_updated_at"), legacy=LEGACY, range=RANGE_FILTER)
 SETTINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "session_id": pl.String, "settings_user_id": pl.String, "settings_session_id": pl.String, "link": pl.String,
-    "params": pl.String, "settings_updated_at_us": pl.Int64, "candidates": pl.Int64, "type_problems": pl.String,
+    "session_id": pl.String,
+    "settings_user_id": pl.String,
+    "settings_session_id": pl.String,
+    "link": pl.String,
+    "params": pl.String,
+    "settings_updated_at_us": pl.Int64,
+    "candidates": pl.Int64,
+    "type_problems": pl.String,
 }
 
 

@@ -196,9 +196,7 @@ def _check_state(conn: psycopg.Connection) -> bool:
     row = conn.execute("SELECT EXISTS (SELECT 1 FROM public.c3d_metadata)").fetchone()
     conn.rollback()
     if row and row[0]:
-        raise SchemaStateError(
-            "c3d_metadata already holds rows", "seed a fresh database (legacy init + seed)"
-        )
+        raise SchemaStateError("c3d_metadata already holds rows", "seed a fresh database (legacy init + seed)")
     return SESSION_SETTINGS_TABLE in present
 
 
@@ -221,8 +219,7 @@ def _people(rng: np.random.Generator) -> People:
         rng.integers(0, len(LAST_NAMES), N_THERAPISTS),
     )
     therapists = [
-        (t_ids[i], t_users[i], FIRST_NAMES[fn[0, i]], LAST_NAMES[ln[i]], t_created[i])
-        for i in range(N_THERAPISTS)
+        (t_ids[i], t_users[i], FIRST_NAMES[fn[0, i]], LAST_NAMES[ln[i]], t_created[i]) for i in range(N_THERAPISTS)
     ]
     p_ids = _uuids(rng, N_PATIENTS)
     p_ther = rng.integers(0, N_THERAPISTS, N_PATIENTS)
@@ -733,9 +730,7 @@ def _signal_templates(catalog: C3DCatalog, k: int) -> list[str | None]:
         ch1 = np.resize(np.round(np.array(r.emg_ch1 or (0.0,)), 10), k).tolist()
         ch2 = np.resize(np.round(np.array(r.emg_ch2 or (0.0,)), 10), k).tolist()
         out.append(
-            json.dumps(
-                {"CH1": {"data": ch1, "sampling_rate": 990.0}, "CH2": {"data": ch2, "sampling_rate": 990.0}}
-            )
+            json.dumps({"CH1": {"data": ch1, "sampling_rate": 990.0}, "CH2": {"data": ch2, "sampling_rate": 990.0}})
         )
     return out
 
@@ -764,9 +759,7 @@ def seed_legacy(
     shared = np.array(["shared_hash" in t for t in s.traps])
     eligible = np.flatnonzero(s.has_analysis & ~s.empty & ~shared)
     n_spoil = min(round(bad_fraction * len(eligible)), len(eligible))
-    chosen = (
-        np.sort(rng.choice(eligible, size=n_spoil, replace=False)) if n_spoil else np.array([], dtype=int)
-    )
+    chosen = np.sort(rng.choice(eligible, size=n_spoil, replace=False)) if n_spoil else np.array([], dtype=int)
     spoil_kind = {int(i): j % len(SPOIL_KINDS) for j, i in enumerate(chosen.tolist())}
     details: dict[int, str] = {}
     hashes = list(s.hashes)
@@ -859,9 +852,7 @@ def seed_legacy(
                     )
                 )
         if settings_rows:
-            with cur_.copy(
-                "COPY public.session_settings (user_id, session_id, params, updated_at) FROM STDIN"
-            ) as copy:
+            with cur_.copy("COPY public.session_settings (user_id, session_id, params, updated_at) FROM STDIN") as copy:
                 for row in settings_rows:
                     copy.write_row(row)
         cur_.execute((legacy_sql_dir() / MANIFEST_SQL).read_text(encoding="utf-8").encode())
@@ -872,8 +863,7 @@ def seed_legacy(
             (seed, sessions, bad_fraction, signal_samples, catalog.grounded),
         )
         with cur_.copy(
-            "COPY legacy_seed.manifest (c3d_metadata_id, ordinal, traps, spoiled_kind, "
-            "spoiled_detail) FROM STDIN"
+            "COPY legacy_seed.manifest (c3d_metadata_id, ordinal, traps, spoiled_kind, spoiled_detail) FROM STDIN"
         ) as copy:
             for i in range(sessions):
                 kind = SPOIL_KINDS[spoil_kind[i]] if i in spoil_kind else None

@@ -32,8 +32,13 @@ class BatchOutcome:
     upserted: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
-        return {"migrated": self.migrated, "quarantined": self.quarantined, "skipped": self.skipped,
-                "rows": self.rows, "upserted": self.upserted}
+        return {
+            "migrated": self.migrated,
+            "quarantined": self.quarantined,
+            "skipped": self.skipped,
+            "rows": self.rows,
+            "upserted": self.upserted,
+        }
 
 
 def split(batch: NormalizedBatch, keep: set[str]) -> NormalizedBatch:
@@ -53,8 +58,13 @@ def split(batch: NormalizedBatch, keep: set[str]) -> NormalizedBatch:
     )
 
 
-def load_batch(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id: str,
-               commit_ledger: Callable[[psycopg.Connection, BatchOutcome], None]) -> BatchOutcome:
+def load_batch(
+    conn: psycopg.Connection,
+    schema: str,
+    batch: NormalizedBatch,
+    run_id: str,
+    commit_ledger: Callable[[psycopg.Connection, BatchOutcome], None],
+) -> BatchOutcome:
     """Load in one transaction; ``commit_ledger`` runs inside it. On a database rejection, bisect and retry."""
     try:
         with conn.transaction():
@@ -73,12 +83,21 @@ def load_batch(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, ru
 
 
 def _loadable(batch: NormalizedBatch) -> set[str]:
-    return set(batch.session_ids) - set(batch.problems["session_id"].to_list()) \
+    return (
+        set(batch.session_ids)
+        - set(batch.problems["session_id"].to_list())
         - set(batch.skipped["session_id"].to_list())
+    )
 
 
-def _bisect(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, sessions: set[str], run_id: str,
-            found: list[pl.DataFrame]) -> None:
+def _bisect(
+    conn: psycopg.Connection,
+    schema: str,
+    batch: NormalizedBatch,
+    sessions: set[str],
+    run_id: str,
+    found: list[pl.DataFrame],
+) -> None:
     """Try ``sessions`` in a rolled-back transaction; split until each rejected session is isolated."""
     part = split(batch, sessions)
     try:
@@ -88,14 +107,20 @@ def _bisect(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, sessi
     except DATA_ERRORS as exc:
         if len(sessions) <= 1:
             message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            found.append(pl.DataFrame(
-                {"session_id": sorted(sessions), "stage": "load",
-                 "table": getattr(exc.diag, "table_name", None) or "",
-                 "column": getattr(exc.diag, "column_name", None) or "",
-                 "check": getattr(exc.diag, "constraint_name", None) or type(exc).__name__,
-                 "value": message[:200], "reason": "rejected_by_database"},
-                schema=PROBLEM_SCHEMA,
-            ))
+            found.append(
+                pl.DataFrame(
+                    {
+                        "session_id": sorted(sessions),
+                        "stage": "load",
+                        "table": getattr(exc.diag, "table_name", None) or "",
+                        "column": getattr(exc.diag, "column_name", None) or "",
+                        "check": getattr(exc.diag, "constraint_name", None) or type(exc).__name__,
+                        "value": message[:200],
+                        "reason": "rejected_by_database",
+                    },
+                    schema=PROBLEM_SCHEMA,
+                )
+            )
             return
     ordered = sorted(sessions)
     middle = len(ordered) // 2

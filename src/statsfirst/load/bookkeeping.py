@@ -28,12 +28,21 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
     """One open entry per held-back session, with every failed check and the legacy payload (no signal arrays)."""
     if problems.height == 0:
         return 0
-    grouped = problems.group_by("session_id").agg(
-        pl.col("stage").first().alias("stage"),
-        pl.col("reason").unique().sort().alias("reasons"),
-        pl.struct("table", "column", "check", "value", "reason").alias("failures"),
-    ).with_columns(pl.col("failures").list.eval(pl.element().struct.json_encode()).list.join(",")
-                   .map_elements(lambda s: f"[{s}]", return_dtype=pl.String).alias("failures"))
+    grouped = (
+        problems.group_by("session_id")
+        .agg(
+            pl.col("stage").first().alias("stage"),
+            pl.col("reason").unique().sort().alias("reasons"),
+            pl.struct("table", "column", "check", "value", "reason").alias("failures"),
+        )
+        .with_columns(
+            pl.col("failures")
+            .list.eval(pl.element().struct.json_encode())
+            .list.join(",")
+            .map_elements(lambda s: f"[{s}]", return_dtype=pl.String)
+            .alias("failures")
+        )
+    )
     copy_to_staging_raw(conn, grouped)
     cursor = conn.execute(
         f"""
@@ -51,7 +60,7 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
             stage = EXCLUDED.stage, reasons = EXCLUDED.reasons, failures = EXCLUDED.failures,
             payload = EXCLUDED.payload, legacy_analysis_ids = EXCLUDED.legacy_analysis_ids,
             last_run_id = EXCLUDED.last_run_id
-        """,  # type: ignore[arg-type]
+        """,
         {"run": run_id},
     )
     return max(cursor.rowcount, 0)
@@ -59,11 +68,11 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
 
 def copy_to_staging_raw(conn: psycopg.Connection, grouped: pl.DataFrame) -> None:
     conn.execute(
-        "CREATE TEMP TABLE stage_quarantine (session_id text, stage text, reasons text[], failures text) "
-        "ON COMMIT DROP"
+        "CREATE TEMP TABLE stage_quarantine (session_id text, stage text, reasons text[], failures text) ON COMMIT DROP"
     )
     payload = grouped.select(
-        "session_id", "stage",
+        "session_id",
+        "stage",
         (pl.lit("{") + pl.col("reasons").list.join(",") + pl.lit("}")).alias("reasons"),
         "failures",
     ).write_csv(include_header=False)
@@ -119,6 +128,6 @@ def write_lineage(conn: psycopg.Connection, schema: str, lineage: pl.DataFrame, 
         ON CONFLICT (legacy_analysis_id) DO UPDATE SET legacy_session_id = EXCLUDED.legacy_session_id,
             legacy_analysis = EXCLUDED.legacy_analysis, run_id = EXCLUDED.run_id
         WHERE l.legacy_analysis IS DISTINCT FROM EXCLUDED.legacy_analysis
-        """,  # type: ignore[arg-type]
+        """,
         {"run": run_id},
     )

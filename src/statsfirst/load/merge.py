@@ -10,9 +10,14 @@ from statsfirst.load.table_specs import CHILD_TABLES, TableSpec
 
 
 def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, stage: str) -> int:
-    staged = [r[0] for r in conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
-        "ORDER BY attnum", (f"pg_temp.{stage}",)).fetchall()]
+    staged = [
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+            "ORDER BY attnum",
+            (f"pg_temp.{stage}",),
+        ).fetchall()
+    ]
     columns = list(staged)
     select_items: list[sql.Composable] = [sql.Identifier(c) for c in staged]
     if spec.derived_id_parts is not None and "id" not in staged:
@@ -28,9 +33,11 @@ def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, stage: str) -
     for c in updatable:
         if c in sticky:
             guard = sticky[c]
-            assignments.append(sql.SQL(
-                "{c} = CASE WHEN t.{g} IS NOT DISTINCT FROM EXCLUDED.{g} THEN t.{c} ELSE EXCLUDED.{c} END"
-            ).format(c=sql.Identifier(c), g=sql.Identifier(guard)))
+            assignments.append(
+                sql.SQL(
+                    "{c} = CASE WHEN t.{g} IS NOT DISTINCT FROM EXCLUDED.{g} THEN t.{c} ELSE EXCLUDED.{c} END"
+                ).format(c=sql.Identifier(c), g=sql.Identifier(guard))
+            )
         else:
             assignments.append(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)))
     statement = sql.SQL(
@@ -56,14 +63,15 @@ def delete_stale_children(conn: psycopg.Connection, schema: str, stages: dict[st
     """Child rows of re-migrated sessions that the legacy data no longer produces are removed."""
     for spec in CHILD_TABLES:
         stage = stages[spec.name]
-        match = sql.SQL(" AND ").join(
-            sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.conflict_key
+        match = sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.conflict_key)
+        conn.execute(
+            sql.SQL(
+                "DELETE FROM {schema}.{table} t WHERE t.session_id IN (SELECT id FROM stage_therapy_sessions) "
+                "AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+            ).format(
+                schema=sql.Identifier(schema), table=sql.Identifier(spec.name), stage=sql.Identifier(stage), match=match
+            )
         )
-        conn.execute(sql.SQL(
-            "DELETE FROM {schema}.{table} t WHERE t.session_id IN (SELECT id FROM stage_therapy_sessions) "
-            "AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
-        ).format(schema=sql.Identifier(schema), table=sql.Identifier(spec.name), stage=sql.Identifier(stage),
-                 match=match))
 
 
 def delete_sessions(conn: psycopg.Connection, schema: str, session_ids: list[str]) -> int:
@@ -71,7 +79,9 @@ def delete_sessions(conn: psycopg.Connection, schema: str, session_ids: list[str
     if not session_ids:
         return 0
     cursor = conn.execute(
-        sql.SQL("DELETE FROM {schema}.therapy_sessions WHERE id = ANY(%s::uuid[])").format(schema=sql.Identifier(schema)),
+        sql.SQL("DELETE FROM {schema}.therapy_sessions WHERE id = ANY(%s::uuid[])").format(
+            schema=sql.Identifier(schema)
+        ),
         (session_ids,),
     )
     conn.execute("DELETE FROM statsfirst.session_lineage WHERE legacy_session_id = ANY(%s::uuid[])", (session_ids,))

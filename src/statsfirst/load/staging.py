@@ -30,9 +30,7 @@ def prepare_for_copy(frame: pl.DataFrame, types: dict[str, str]) -> pl.DataFrame
         elif isinstance(dtype, pl.Datetime):
             column = column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00")
         elif isinstance(dtype, pl.List):
-            column = pl.when(column.is_null()).then(None).otherwise(
-                pl.lit("{") + column.list.join(",") + pl.lit("}")
-            )
+            column = pl.when(column.is_null()).then(None).otherwise(pl.lit("{") + column.list.join(",") + pl.lit("}"))
         expressions.append(column.alias(name))
     return frame.select(expressions)
 

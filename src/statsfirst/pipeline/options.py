@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from statsfirst.errors import UsageError
@@ -16,8 +16,11 @@ def parse_day(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text) if "T" in text or " " in text else datetime.combine(
-            date.fromisoformat(text), datetime.min.time())
+        value = (
+            datetime.fromisoformat(text)
+            if "T" in text or " " in text
+            else datetime.combine(date.fromisoformat(text), datetime.min.time())
+        )
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a date", f"use {option} YYYY-MM-DD (e.g. 2024-01-31)") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -30,12 +33,14 @@ class MigrateOptions:
     batch_size: int = 2000
     workers: int = 1
     dry_run: bool = False
-    weights: PerformanceWeights = PerformanceWeights()
+    weights: PerformanceWeights = field(default_factory=PerformanceWeights)
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since >= self.until:
-            raise UsageError(f"--since {self.since.date()} is not before --until {self.until.date()}",
-                             "swap them or widen the range (--until is exclusive)")
+            raise UsageError(
+                f"--since {self.since.date()} is not before --until {self.until.date()}",
+                "swap them or widen the range (--until is exclusive)",
+            )
         if self.batch_size < 1:
             raise UsageError("--batch-size must be at least 1", "e.g. --batch-size 2000")
         if self.workers < 1:

@@ -28,20 +28,32 @@ REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")
 
 
 def check_legacy_tables(conn: psycopg.Connection) -> None:
-    missing = [t for t in REQUIRED_LEGACY
-               if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{LEGACY_SCHEMA}.{t}",)).fetchone()[0]]  # type: ignore[index]
+    missing = []
+    for table in REQUIRED_LEGACY:
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{LEGACY_SCHEMA}.{table}",)).fetchone()
+        if not (row and row[0]):
+            missing.append(table)
     if missing:
-        raise SchemaStateError(f"the legacy table(s) {', '.join(missing)} are missing from schema {LEGACY_SCHEMA}",
-                               "point --dsn/DATABASE_URL at the legacy database")
+        raise SchemaStateError(
+            f"the legacy table(s) {', '.join(missing)} are missing from schema {LEGACY_SCHEMA}",
+            "point --dsn/DATABASE_URL at the legacy database",
+        )
 
 
-def migrate(dsn: ResolvedDsn, options: MigrateOptions, *, on_start: Callable[[int], None] | None = None,
-            on_progress: Progress | None = None, log: Callable[[str], object] = print) -> MigrationSummary:
+def migrate(
+    dsn: ResolvedDsn,
+    options: MigrateOptions,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
+    log: Callable[[str], object] = print,
+) -> MigrationSummary:
     started = time.perf_counter()
     target_schema = target_schema_for(dsn)
     run_time = datetime.now(UTC)
-    key_range_all = KeyRange("00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
-                             options.since, options.until)
+    key_range_all = KeyRange(
+        "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", options.since, options.until
+    )
     with connection(dsn) as conn:
         conn.autocommit = True
         check_legacy_tables(conn)
@@ -54,8 +66,7 @@ def migrate(dsn: ResolvedDsn, options: MigrateOptions, *, on_start: Callable[[in
         if options.dry_run:
             pending = planned
         elif run_id is None:
-            run_id = run_ledger.create_run(conn, command_key, options.parameters(target_schema), target_schema,
-                                           planned)
+            run_id = run_ledger.create_run(conn, command_key, options.parameters(target_schema), target_schema, planned)
             pending = planned
         else:
             pending = run_ledger.pending_batches(conn, run_id)
@@ -78,7 +89,7 @@ def migrate(dsn: ResolvedDsn, options: MigrateOptions, *, on_start: Callable[[in
             local.conn.autocommit = True
             with lock:
                 opened.append(local.conn)
-        return local.conn  # type: ignore[no-any-return]
+        return local.conn
 
     def process(batch: run_ledger.PlannedBatch) -> None:
         conn = worker_connection()
@@ -127,8 +138,11 @@ def _dry_outcome(normalized: object) -> BatchOutcome:
     assert isinstance(normalized, NormalizedBatch)
     held = set(normalized.problems["session_id"].to_list())
     skipped = set(normalized.skipped["session_id"].to_list())
-    first_reason = normalized.problems.filter(~pl.col("session_id").is_in(list(skipped))).group_by(
-        "session_id").agg(pl.col("reason").sort().first())
+    first_reason = (
+        normalized.problems.filter(~pl.col("session_id").is_in(list(skipped)))
+        .group_by("session_id")
+        .agg(pl.col("reason").sort().first())
+    )
     outcome = BatchOutcome(
         migrated=len(set(normalized.session_ids) - held - skipped),
         quarantined=dict(first_reason.group_by("reason").len().iter_rows()),

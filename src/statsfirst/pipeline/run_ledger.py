@@ -48,8 +48,13 @@ def resumable_run(conn: psycopg.Connection, command_key: str) -> str | None:
     return row[0] if row else None
 
 
-def create_run(conn: psycopg.Connection, command_key: str, parameters: dict[str, object], target_schema: str,
-               batches: list[PlannedBatch]) -> str:
+def create_run(
+    conn: psycopg.Connection,
+    command_key: str,
+    parameters: dict[str, object],
+    target_schema: str,
+    batches: list[PlannedBatch],
+) -> str:
     run_id = str(uuid.uuid4())
     with conn.transaction():
         conn.execute(
@@ -57,9 +62,12 @@ def create_run(conn: psycopg.Connection, command_key: str, parameters: dict[str,
             "VALUES (%s, %s, %s, %s, 'running')",
             (run_id, command_key, json.dumps(parameters), target_schema),
         )
-        with conn.cursor() as cur, cur.copy(
-            "COPY statsfirst.migration_batches (run_id, batch_no, first_id, last_id, session_count) FROM STDIN"
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY statsfirst.migration_batches (run_id, batch_no, first_id, last_id, session_count) FROM STDIN"
+            ) as copy,
+        ):
             for b in batches:
                 copy.write_row((run_id, b.batch_no, b.first_id, b.last_id, b.session_count))
     return run_id

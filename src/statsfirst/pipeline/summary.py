@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.table import Table
 
@@ -23,11 +24,11 @@ class MigrationSummary:
     wall_seconds: float = 0.0
     sessions_this_invocation: int = 0
 
-    def add(self, outcome: dict[str, object]) -> None:
-        self.migrated += int(outcome.get("migrated", 0))  # type: ignore[call-overload]
-        self.quarantined.update(outcome.get("quarantined", {}))  # type: ignore[arg-type]
-        self.skipped.update(outcome.get("skipped", {}))  # type: ignore[arg-type]
-        self.rows.update(outcome.get("rows", {}))  # type: ignore[arg-type]
+    def add(self, outcome: dict[str, Any]) -> None:
+        self.migrated += int(outcome.get("migrated", 0))
+        self.quarantined.update(outcome.get("quarantined", {}))
+        self.skipped.update(outcome.get("skipped", {}))
+        self.rows.update(outcome.get("rows", {}))
 
     @property
     def accounted(self) -> int:
@@ -42,8 +43,12 @@ class MigrationSummary:
             "run_id": self.run_id,
             "dry_run": self.dry_run,
             "resumed": self.resumed,
-            "sessions": {"in_range": self.sessions_in_range, "migrated": self.migrated,
-                         "quarantined": sum(self.quarantined.values()), "skipped": sum(self.skipped.values())},
+            "sessions": {
+                "in_range": self.sessions_in_range,
+                "migrated": self.migrated,
+                "quarantined": sum(self.quarantined.values()),
+                "skipped": sum(self.skipped.values()),
+            },
             "quarantined_by_reason": dict(sorted(self.quarantined.items())),
             "skipped_by_reason": dict(sorted(self.skipped.items())),
             "rows": {table: self.rows.get(table, 0) for table in TARGET_TABLES},

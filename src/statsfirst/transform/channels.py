@@ -29,11 +29,24 @@ def decode_channels(channels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
         )
     )
     problems = [
-        problems_from(type_issues, stage="normalize", table="emg_statistics", column=pl.col("_column"),
-                      check="json_number", value=pl.col("_value"), reason="wrong_type"),
-        problems_from(channels.filter(~pl.col("channel_name").str.contains(CHANNEL_KEY_PATTERN)),
-                      stage="normalize", table="emg_statistics", column=pl.lit("analytics_data"),
-                      check="channel_key", value=pl.col("channel_name"), reason="unknown_channel_key"),
+        problems_from(
+            type_issues,
+            stage="normalize",
+            table="emg_statistics",
+            column=pl.col("_column"),
+            check="json_number",
+            value=pl.col("_value"),
+            reason="wrong_type",
+        ),
+        problems_from(
+            channels.filter(~pl.col("channel_name").str.contains(CHANNEL_KEY_PATTERN)),
+            stage="normalize",
+            table="emg_statistics",
+            column=pl.lit("analytics_data"),
+            check="channel_key",
+            value=pl.col("channel_name"),
+            reason="unknown_channel_key",
+        ),
     ]
     good = with_problems.filter(
         (pl.col("type_problems").list.len() == 0)
@@ -59,9 +72,15 @@ def _decode(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                 bad.append(index)
         rows = good.with_row_index("_i")
         broken = rows.filter(pl.col("_i").is_in(bad))
-        problems = problems_from(broken, stage="normalize", table="emg_statistics", column=pl.col("channel_name"),
-                                 check="json_decode", value=pl.col("channel_json").str.slice(0, 80),
-                                 reason="malformed_json")
+        problems = problems_from(
+            broken,
+            stage="normalize",
+            table="emg_statistics",
+            column=pl.col("channel_name"),
+            check="json_decode",
+            value=pl.col("channel_json").str.slice(0, 80),
+            reason="malformed_json",
+        )
         return _decode_all(rows.filter(pl.col("_i").is_in(keep)).drop("_i")), problems.cast(PROBLEM_SCHEMA)  # type: ignore[arg-type]
 
 

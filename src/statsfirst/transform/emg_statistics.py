@@ -19,18 +19,27 @@ from statsfirst.transform.scoring import (
     quality_rate,
 )
 
-MVC_METHODS = {"backend_estimation": "backend_95percentile", "user_provided": "user_defined",
-               "global_provided": "user_defined"}
+MVC_METHODS = {
+    "backend_estimation": "backend_95percentile",
+    "user_provided": "user_defined",
+    "global_provided": "user_defined",
+}
 
 
 def _side_named(mapping: pl.Expr) -> pl.Expr:
     lowered = mapping.str.to_lowercase()
-    return pl.when(lowered.str.contains("left")).then(pl.lit("left")).when(lowered.str.contains("right")) \
-        .then(pl.lit("right")).otherwise(None)
+    return (
+        pl.when(lowered.str.contains("left"))
+        .then(pl.lit("left"))
+        .when(lowered.str.contains("right"))
+        .then(pl.lit("right"))
+        .otherwise(None)
+    )
 
 
-def build_emg_statistics(channels: pl.DataFrame, settings: pl.DataFrame, sessions: pl.DataFrame,
-                         compliance_weights: ComplianceWeights) -> pl.DataFrame:
+def build_emg_statistics(
+    channels: pl.DataFrame, settings: pl.DataFrame, sessions: pl.DataFrame, compliance_weights: ComplianceWeights
+) -> pl.DataFrame:
     """``channels``: decoded good channels; ``settings``: chosen linked settings; ``sessions``: processed_at."""
     ordered = channels.sort(["session_id", "channel_name"]).with_columns(
         pl.int_range(pl.len()).over("session_id").alias("_position")
@@ -40,27 +49,35 @@ def build_emg_statistics(channels: pl.DataFrame, settings: pl.DataFrame, session
         sessions.select("session_id", "processed_at"), on="session_id", how="left"
     )
     mapped_side = (
-        pl.when(pl.col("channel_name") == "CH1").then(_side_named(pl.col("mapping_ch1")))
-        .when(pl.col("channel_name") == "CH2").then(_side_named(pl.col("mapping_ch2")))
+        pl.when(pl.col("channel_name") == "CH1")
+        .then(_side_named(pl.col("mapping_ch1")))
+        .when(pl.col("channel_name") == "CH2")
+        .then(_side_named(pl.col("mapping_ch2")))
         .otherwise(None)
     )
     default_side = (
-        pl.when(pl.col("_position") == 0).then(pl.lit("left"))
-        .when(pl.col("_position") == 1).then(pl.lit("right"))
+        pl.when(pl.col("_position") == 0)
+        .then(pl.lit("left"))
+        .when(pl.col("_position") == 1)
+        .then(pl.lit("right"))
         .otherwise(None)
     )
     linked_target = (
-        pl.when(pl.col("channel_name") == "CH1").then(pl.col("expected_ch1"))
-        .when(pl.col("channel_name") == "CH2").then(pl.col("expected_ch2"))
+        pl.when(pl.col("channel_name") == "CH1")
+        .then(pl.col("expected_ch1"))
+        .when(pl.col("channel_name") == "CH2")
+        .then(pl.col("expected_ch2"))
         .otherwise(None)
     )
     frame = frame.with_columns(
         pl.coalesce(mapped_side, default_side).alias("side"),
-        pl.coalesce("expected_contractions", linked_target, pl.lit(float(DEFAULT_TARGET_CONTRACTIONS)))
-        .alias("target_contractions"),
+        pl.coalesce("expected_contractions", linked_target, pl.lit(float(DEFAULT_TARGET_CONTRACTIONS))).alias(
+            "target_contractions"
+        ),
         pl.lit(DEFAULT_MVC_THRESHOLD_PERCENTAGE).alias("mvc_threshold_percentage"),
-        pl.coalesce(pl.col("duration_threshold_actual_value") / 1000.0, pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS))
-        .alias("duration_threshold_seconds"),
+        pl.coalesce(
+            pl.col("duration_threshold_actual_value") / 1000.0, pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS)
+        ).alias("duration_threshold_seconds"),
     )
     total = pl.col("contraction_count")
     frame = frame.with_columns(
@@ -68,8 +85,9 @@ def build_emg_statistics(channels: pl.DataFrame, settings: pl.DataFrame, session
         quality_rate(pl.col("mvc_contraction_count"), total).alias("intensity_rate"),
         quality_rate(pl.col("duration_contraction_count"), total).alias("duration_rate"),
     ).with_columns(
-        muscle_compliance(pl.col("completion_rate"), pl.col("intensity_rate"), pl.col("duration_rate"),
-                          compliance_weights).alias("muscle_compliance_score"),
+        muscle_compliance(
+            pl.col("completion_rate"), pl.col("intensity_rate"), pl.col("duration_rate"), compliance_weights
+        ).alias("muscle_compliance_score"),
     )
     return frame.select(
         "session_id",
@@ -91,12 +109,27 @@ def build_emg_statistics(channels: pl.DataFrame, settings: pl.DataFrame, session
         pl.lit(None, dtype=pl.Float64).alias("noise_level_db"),
         pl.lit(None, dtype=pl.Int64).alias("artifacts_detected"),
         pl.lit(None, dtype=pl.Float64).alias("processing_confidence"),
-        "rms", "mav", "mpf", "mdf",
+        "rms",
+        "mav",
+        "mpf",
+        "mdf",
         pl.col("fatigue_index_fi_nsm5").alias("fatigue_index"),
-        "rms_mean", "rms_std", "mav_mean", "mav_std", "mpf_mean", "mpf_std", "mdf_mean", "mdf_std",
-        "fatigue_index_mean", "fatigue_index_std",
-        "avg_duration_ms", "min_duration_ms", "max_duration_ms", "total_time_under_tension_ms",
-        "avg_amplitude", "max_amplitude",
+        "rms_mean",
+        "rms_std",
+        "mav_mean",
+        "mav_std",
+        "mpf_mean",
+        "mpf_std",
+        "mdf_mean",
+        "mdf_std",
+        "fatigue_index_mean",
+        "fatigue_index_std",
+        "avg_duration_ms",
+        "min_duration_ms",
+        "max_duration_ms",
+        "total_time_under_tension_ms",
+        "avg_amplitude",
+        "max_amplitude",
         "processing_pipeline",
         "processing_version",
         "processing_time_ms",

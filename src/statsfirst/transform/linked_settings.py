@@ -15,8 +15,11 @@ from statsfirst.transform.problems import problems_from
 def choose_linked_settings(settings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Returns (one decoded settings row per linked session, problems)."""
     chosen = (
-        settings.sort(["session_id", "settings_updated_at", "settings_user_id", "settings_session_id"],
-                      descending=[False, True, False, False], nulls_last=True)
+        settings.sort(
+            ["session_id", "settings_updated_at", "settings_user_id", "settings_session_id"],
+            descending=[False, True, False, False],
+            nulls_last=True,
+        )
         .unique("session_id", keep="first", maintain_order=True)
         .with_columns(pl.col("type_problems").str.json_decode(pl.List(pl.String)).fill_null([]))
     )
@@ -26,19 +29,27 @@ def choose_linked_settings(settings: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
         .with_columns(pl.col("type_problems").str.splitn("=", 2).alias("_parts"))
     )
     problems = problems_from(
-        issues, stage="normalize", table="session_settings",
-        column=pl.col("_parts").struct.field("field_0"), check="json_type",
-        value=pl.col("_parts").struct.field("field_1"), reason="wrong_type",
+        issues,
+        stage="normalize",
+        table="session_settings",
+        column=pl.col("_parts").struct.field("field_0"),
+        check="json_type",
+        value=pl.col("_parts").struct.field("field_1"),
+        reason="wrong_type",
     )
     good = chosen.filter(pl.col("type_problems").list.len() == 0).drop("type_problems")
-    decoded = good.with_columns(pl.col("params").str.json_decode(SETTINGS_DTYPE).alias("_p")).with_columns(
-        pl.col("_p").struct.field("post_session_rpe").alias("post_session_rpe"),
-        pl.col("_p").struct.field("session_expected_contractions_ch1").alias("expected_ch1"),
-        pl.col("_p").struct.field("session_expected_contractions_ch2").alias("expected_ch2"),
-        pl.col("_p").struct.field("bfr_parameters").struct.field("left").alias("bfr_left"),
-        pl.col("_p").struct.field("bfr_parameters").struct.field("right").alias("bfr_right"),
-        pl.col("_p").struct.field("channel_muscle_mapping").struct.field("CH1").alias("mapping_ch1"),
-        pl.col("_p").struct.field("channel_muscle_mapping").struct.field("CH2").alias("mapping_ch2"),
-        pl.col("_p").struct.field("channel_muscle_mapping").struct.json_encode().alias("channel_muscle_mapping"),
-    ).drop("_p")
+    decoded = (
+        good.with_columns(pl.col("params").str.json_decode(SETTINGS_DTYPE).alias("_p"))
+        .with_columns(
+            pl.col("_p").struct.field("post_session_rpe").alias("post_session_rpe"),
+            pl.col("_p").struct.field("session_expected_contractions_ch1").alias("expected_ch1"),
+            pl.col("_p").struct.field("session_expected_contractions_ch2").alias("expected_ch2"),
+            pl.col("_p").struct.field("bfr_parameters").struct.field("left").alias("bfr_left"),
+            pl.col("_p").struct.field("bfr_parameters").struct.field("right").alias("bfr_right"),
+            pl.col("_p").struct.field("channel_muscle_mapping").struct.field("CH1").alias("mapping_ch1"),
+            pl.col("_p").struct.field("channel_muscle_mapping").struct.field("CH2").alias("mapping_ch2"),
+            pl.col("_p").struct.field("channel_muscle_mapping").struct.json_encode().alias("channel_muscle_mapping"),
+        )
+        .drop("_p")
+    )
     return decoded, problems

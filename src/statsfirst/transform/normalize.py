@@ -54,7 +54,7 @@ class NormalizedBatch:
 class NormalizeOptions:
     weights: PerformanceWeights
     run_time: datetime
-    compliance_weights: ComplianceWeights = ComplianceWeights()
+    compliance_weights: ComplianceWeights = field(default_factory=ComplianceWeights)
 
 
 def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeOptions) -> NormalizedBatch:
@@ -73,7 +73,8 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
     problems = [channel_problems, settings_problems, _analysis_problems(analyses), _game_point_problems(active)]
 
     current = (
-        channels.select("session_id", "analysis_id").unique("session_id")
+        channels.select("session_id", "analysis_id")
+        .unique("session_id")
         .join(analyses.select("analysis_id", "processing_version", "processing_time_ms"), on="analysis_id")
         .drop("analysis_id")
     )
@@ -92,8 +93,9 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
     tables = {
         "therapy_sessions": therapy_sessions,
         "emg_statistics": emg,
-        "performance_scores": build_performance_scores(emg, bfr, settings, therapy_sessions, game_points,
-                                                       options.weights),
+        "performance_scores": build_performance_scores(
+            emg, bfr, settings, therapy_sessions, game_points, options.weights
+        ),
         "bfr_monitoring": bfr,
         "session_settings": build_session_settings(active_ids, settings, bfr, options.weights),
         "signal_processing_cache": build_signal_processing_cache(
@@ -112,8 +114,15 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
 
 def _analysis_problems(analyses: pl.DataFrame) -> pl.DataFrame:
     malformed = analyses.filter(pl.col("analytics_type") != "object")
-    return problems_from(malformed, stage="normalize", table="emg_statistics", column=pl.lit("analytics_data"),
-                         check="json_object", value=pl.col("analytics_type"), reason="malformed_analytics")
+    return problems_from(
+        malformed,
+        stage="normalize",
+        table="emg_statistics",
+        column=pl.lit("analytics_data"),
+        check="json_object",
+        value=pl.col("analytics_type"),
+        reason="malformed_analytics",
+    )
 
 
 def _game_point_problems(sessions: pl.DataFrame) -> pl.DataFrame:
@@ -121,30 +130,58 @@ def _game_point_problems(sessions: pl.DataFrame) -> pl.DataFrame:
     for name in ("game_points_achieved", "game_points_maximum"):
         raw = pl.col(f"{name}_raw")
         bad = sessions.filter(raw.is_not_null() & raw.cast(pl.Float64, strict=False).is_null())
-        frames.append(problems_from(bad, stage="normalize", table="performance_scores", column=pl.lit(name),
-                                    check="number", value=raw, reason="wrong_type"))
+        frames.append(
+            problems_from(
+                bad,
+                stage="normalize",
+                table="performance_scores",
+                column=pl.lit(name),
+                check="number",
+                value=raw,
+                reason="wrong_type",
+            )
+        )
     return pl.concat(frames)
 
 
 def _duplicate_side_problems(emg: pl.DataFrame) -> pl.DataFrame:
     duplicated = emg.filter(pl.col("side").is_not_null() & (pl.len().over("session_id", "side") > 1))
-    return problems_from(duplicated, stage="normalize", table="emg_statistics", column=pl.lit("side"),
-                         check="one_channel_per_side", value=pl.col("channel_name") + "=" + pl.col("side"),
-                         reason="conflicting_sides")
+    return problems_from(
+        duplicated,
+        stage="normalize",
+        table="emg_statistics",
+        column=pl.lit("side"),
+        check="one_channel_per_side",
+        value=pl.col("channel_name") + "=" + pl.col("side"),
+        reason="conflicting_sides",
+    )
 
 
 def _lineage(sessions: pl.DataFrame, analyses: pl.DataFrame, settings: pl.DataFrame) -> pl.DataFrame:
-    analysis_hashes = analyses.sort("analysis_id").group_by("session_id").agg(
-        pl.col("analysis_hash").str.join("|").alias("_analysis_hashes")
+    analysis_hashes = (
+        analyses.sort("analysis_id")
+        .group_by("session_id")
+        .agg(pl.col("analysis_hash").str.join("|").alias("_analysis_hashes"))
     )
     chosen = (
-        settings.sort(["session_id", "settings_updated_at", "settings_user_id", "settings_session_id"],
-                      descending=[False, True, False, False], nulls_last=True)
+        settings.sort(
+            ["session_id", "settings_updated_at", "settings_user_id", "settings_session_id"],
+            descending=[False, True, False, False],
+            nulls_last=True,
+        )
         .unique("session_id", keep="first")
-        .select("session_id", "params",
-                pl.struct(pl.col("settings_user_id").alias("user_id"),
-                          pl.col("settings_session_id").alias("session_id"),
-                          "link", "candidates").struct.json_encode().alias("linked_settings"))
+        .select(
+            "session_id",
+            "params",
+            pl.struct(
+                pl.col("settings_user_id").alias("user_id"),
+                pl.col("settings_session_id").alias("session_id"),
+                "link",
+                "candidates",
+            )
+            .struct.json_encode()
+            .alias("linked_settings"),
+        )
     )
     frame = sessions.join(analysis_hashes, on="session_id", how="left").join(chosen, on="session_id", how="left")
     return frame.select(
@@ -156,6 +193,8 @@ def _lineage(sessions: pl.DataFrame, analyses: pl.DataFrame, settings: pl.DataFr
         pl.col("legacy_session_code").alias("raw_session_id"),
         "patient_resolution",
         "linked_settings",
-        pl.concat_str([pl.col("c3d_hash"), pl.col("_analysis_hashes").fill_null(""), pl.col("params").fill_null("")],
-                      separator="#").alias("source_fingerprint"),
+        pl.concat_str(
+            [pl.col("c3d_hash"), pl.col("_analysis_hashes").fill_null(""), pl.col("params").fill_null("")],
+            separator="#",
+        ).alias("source_fingerprint"),
     )

@@ -19,8 +19,9 @@ def empty_problems() -> pl.DataFrame:
     return pl.DataFrame(schema=PROBLEM_SCHEMA)
 
 
-def problems_from(frame: pl.DataFrame, *, stage: str, table: str, column: pl.Expr, check: str, value: pl.Expr,
-                  reason: str) -> pl.DataFrame:
+def problems_from(
+    frame: pl.DataFrame, *, stage: str, table: str, column: pl.Expr, check: str, value: pl.Expr, reason: str
+) -> pl.DataFrame:
     """Build problem rows from a frame that has a ``session_id`` column (one problem per row)."""
     return frame.select(
         pl.col("session_id"),

@@ -13,18 +13,22 @@ def build_processing_parameters(emg_source: pl.DataFrame, therapy_sessions: pl.D
     first_params = (
         ordered.filter(pl.col("parameters_used").is_not_null())
         .unique("session_id", keep="first", maintain_order=True)
-        .select("session_id", "highpass_cutoff_hz", "lowpass_cutoff_hz", "filter_order", "smoothing_window_ms",
-                pl.col("parameters_used").alias("algorithm_config"))
+        .select(
+            "session_id",
+            "highpass_cutoff_hz",
+            "lowpass_cutoff_hz",
+            "filter_order",
+            "smoothing_window_ms",
+            pl.col("parameters_used").alias("algorithm_config"),
+        )
     )
     first_thresholds = ordered.group_by("session_id", maintain_order=True).agg(
         pl.col("duration_threshold_actual_value").drop_nulls().first(),
         pl.col("mvc_estimation_method").drop_nulls().first(),
         pl.col("processing_version").first(),
     )
-    frame = (
-        first_thresholds.join(first_params, on="session_id", how="left")
-        .join(therapy_sessions.select(pl.col("id").alias("session_id"), "original_sampling_rate"),
-              on="session_id", how="left")
+    frame = first_thresholds.join(first_params, on="session_id", how="left").join(
+        therapy_sessions.select(pl.col("id").alias("session_id"), "original_sampling_rate"), on="session_id", how="left"
     )
     return frame.select(
         "session_id",
@@ -34,8 +38,9 @@ def build_processing_parameters(emg_source: pl.DataFrame, therapy_sessions: pl.D
         "filter_order",
         "smoothing_window_ms",
         pl.lit(DEFAULT_MVC_THRESHOLD_PERCENTAGE).alias("mvc_threshold_percentage"),
-        pl.coalesce("duration_threshold_actual_value", pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS * 1000.0))
-        .alias("duration_threshold_ms"),
+        pl.coalesce("duration_threshold_actual_value", pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS * 1000.0)).alias(
+            "duration_threshold_ms"
+        ),
         pl.col("mvc_estimation_method").alias("mvc_source"),
         "algorithm_config",
         "processing_version",

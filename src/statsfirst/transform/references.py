@@ -42,12 +42,23 @@ def resolve_references(sessions: pl.DataFrame, refs: ReferenceData) -> pl.DataFr
     """Adds ``patient_code`` (or NULL), ``patient_resolution`` and ``therapist_uuid`` (or NULL)."""
     candidate = pl.coalesce(_clean("resolved_patient_id"), _clean("patient_id"))
     therapist = pl.coalesce(_clean("therapist_id"), _clean("resolved_therapist_id")).str.to_lowercase()
-    return sessions.with_columns(candidate.alias("_patient_candidate"), therapist.alias("_therapist_candidate")).with_columns(
-        pl.when(pl.col("_patient_candidate").is_in(refs.patient_codes.implode()))
-        .then(pl.col("_patient_candidate")).otherwise(None).alias("patient_code"),
-        pl.when(pl.col("_patient_candidate").is_null()).then(pl.lit("sentinel"))
-        .when(pl.col("_patient_candidate").is_in(refs.patient_codes.implode())).then(pl.lit("resolved"))
-        .otherwise(pl.lit("unregistered")).alias("patient_resolution"),
-        pl.when(pl.col("_therapist_candidate").is_in(refs.therapist_ids.implode()))
-        .then(pl.col("_therapist_candidate")).otherwise(None).alias("therapist_uuid"),
-    ).drop("_patient_candidate", "_therapist_candidate")
+    return (
+        sessions.with_columns(candidate.alias("_patient_candidate"), therapist.alias("_therapist_candidate"))
+        .with_columns(
+            pl.when(pl.col("_patient_candidate").is_in(refs.patient_codes.implode()))
+            .then(pl.col("_patient_candidate"))
+            .otherwise(None)
+            .alias("patient_code"),
+            pl.when(pl.col("_patient_candidate").is_null())
+            .then(pl.lit("sentinel"))
+            .when(pl.col("_patient_candidate").is_in(refs.patient_codes.implode()))
+            .then(pl.lit("resolved"))
+            .otherwise(pl.lit("unregistered"))
+            .alias("patient_resolution"),
+            pl.when(pl.col("_therapist_candidate").is_in(refs.therapist_ids.implode()))
+            .then(pl.col("_therapist_candidate"))
+            .otherwise(None)
+            .alias("therapist_uuid"),
+        )
+        .drop("_patient_candidate", "_therapist_candidate")
+    )

@@ -36,11 +36,15 @@ class PerformanceWeights:
     def __post_init__(self) -> None:
         values = [self.compliance, self.symmetry, self.effort, self.game]
         if any(not math.isfinite(v) or v < 0 or v > 1 for v in values):
-            raise UsageError(f"performance weights must each be in [0, 1], got {self.as_text()}",
-                             "e.g. --weights compliance=0.40,symmetry=0.25,effort=0.20,game=0.15")
+            raise UsageError(
+                f"performance weights must each be in [0, 1], got {self.as_text()}",
+                "e.g. --weights compliance=0.40,symmetry=0.25,effort=0.20,game=0.15",
+            )
         if abs(sum(values) - 1.0) > 1e-9:
-            raise UsageError(f"performance weights must sum to 1, got {sum(values):.6g} ({self.as_text()})",
-                             "adjust them, e.g. --weights compliance=0.50,symmetry=0.25,effort=0.25,game=0")
+            raise UsageError(
+                f"performance weights must sum to 1, got {sum(values):.6g} ({self.as_text()})",
+                "adjust them, e.g. --weights compliance=0.50,symmetry=0.25,effort=0.25,game=0",
+            )
 
     @classmethod
     def parse(cls, text: str) -> PerformanceWeights:
@@ -50,15 +54,19 @@ class PerformanceWeights:
             name, sep, raw = part.partition("=")
             name = name.strip()
             if not sep or name not in COMPONENTS or name in values:
-                raise UsageError(f"cannot read weight {part!r} in --weights {text!r}",
-                                 "use compliance=W,symmetry=W,effort=W,game=W with each name once")
+                raise UsageError(
+                    f"cannot read weight {part!r} in --weights {text!r}",
+                    "use compliance=W,symmetry=W,effort=W,game=W with each name once",
+                )
             try:
                 values[name] = float(raw)
             except ValueError:
                 raise UsageError(f"weight {name}={raw!r} is not a number", "use decimals such as 0.25") from None
         missing = [c for c in COMPONENTS if c not in values]
         if missing:
-            raise UsageError(f"--weights lacks {', '.join(missing)}", "give all four: compliance, symmetry, effort, game")
+            raise UsageError(
+                f"--weights lacks {', '.join(missing)}", "give all four: compliance, symmetry, effort, game"
+            )
         return cls(**values)
 
     def as_text(self) -> str:
@@ -106,10 +114,14 @@ def symmetry_score(left: pl.Expr, right: pl.Expr) -> pl.Expr:
 def effort_score(rpe: pl.Expr) -> pl.Expr:
     """S_effort from post-session RPE (Borg CR-10): [4,6] → 100; [3,4) or (6,7] → 80; [2,3) or (7,8] → 60; else 20."""
     return (
-        pl.when(rpe.is_null()).then(None)
-        .when((rpe >= 4) & (rpe <= 6)).then(100.0)
-        .when(((rpe >= 3) & (rpe < 4)) | ((rpe > 6) & (rpe <= 7))).then(80.0)
-        .when(((rpe >= 2) & (rpe < 3)) | ((rpe > 7) & (rpe <= 8))).then(60.0)
+        pl.when(rpe.is_null())
+        .then(None)
+        .when((rpe >= 4) & (rpe <= 6))
+        .then(100.0)
+        .when(((rpe >= 3) & (rpe < 4)) | ((rpe > 6) & (rpe <= 7)))
+        .then(80.0)
+        .when(((rpe >= 2) & (rpe < 3)) | ((rpe > 7) & (rpe <= 8)))
+        .then(60.0)
         .otherwise(20.0)
     )
 
@@ -122,8 +134,10 @@ def game_score(points: pl.Expr, maximum: pl.Expr) -> pl.Expr:
 def bfr_gate(sides_in_range: pl.Expr, sides_recorded: pl.Expr) -> pl.Expr:
     """C_BFR = 1 when every recorded side is within [45, 55] % AOP, 0 otherwise; NULL without a BFR record."""
     return (
-        pl.when(sides_recorded.fill_null(0) == 0).then(None)
-        .when(sides_in_range == sides_recorded).then(1.0)
+        pl.when(sides_recorded.fill_null(0) == 0)
+        .then(None)
+        .when(sides_in_range == sides_recorded)
+        .then(1.0)
         .otherwise(0.0)
     )
 
@@ -146,7 +160,8 @@ def missing_components(weights: PerformanceWeights) -> pl.Expr:
     """Names of the score inputs that were absent (a zero-weight component is not needed, so not listed)."""
     parts = [
         pl.when(pl.col(f"{c}_score").is_null()).then(pl.lit(c)).otherwise(None)
-        for c in COMPONENTS if getattr(weights, c) != 0
+        for c in COMPONENTS
+        if getattr(weights, c) != 0
     ]
     parts.append(pl.when(pl.col("bfr_compliance_gate").is_null()).then(pl.lit("bfr_gate")).otherwise(None))
     return pl.concat_list(parts).list.drop_nulls()

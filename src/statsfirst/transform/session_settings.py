@@ -17,8 +17,9 @@ from statsfirst.transform.scoring import (
 )
 
 
-def build_session_settings(session_ids: pl.DataFrame, settings: pl.DataFrame, bfr: pl.DataFrame,
-                           weights: PerformanceWeights) -> pl.DataFrame:
+def build_session_settings(
+    session_ids: pl.DataFrame, settings: pl.DataFrame, bfr: pl.DataFrame, weights: PerformanceWeights
+) -> pl.DataFrame:
     bfr_sessions = bfr.select("session_id").unique().with_columns(pl.lit(True).alias("_has_bfr"))
     frame = session_ids.join(settings, on="session_id", how="left").join(bfr_sessions, on="session_id", how="left")
     ch1_is_right = pl.col("mapping_ch1").str.to_lowercase().str.contains("right").fill_null(False)
@@ -30,9 +31,13 @@ def build_session_settings(session_ids: pl.DataFrame, settings: pl.DataFrame, bf
         pl.lit(weights.as_json()).alias("performance_weights"),
         pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS).alias("duration_threshold_seconds"),
         pl.lit(DEFAULT_TARGET_CONTRACTIONS).alias("target_contractions_per_muscle"),
-        pl.when(ch1_is_right).then(pl.col("expected_ch2")).otherwise(pl.col("expected_ch1"))
+        pl.when(ch1_is_right)
+        .then(pl.col("expected_ch2"))
+        .otherwise(pl.col("expected_ch1"))
         .alias("target_contractions_left"),
-        pl.when(ch1_is_right).then(pl.col("expected_ch1")).otherwise(pl.col("expected_ch2"))
+        pl.when(ch1_is_right)
+        .then(pl.col("expected_ch1"))
+        .otherwise(pl.col("expected_ch2"))
         .alias("target_contractions_right"),
         "channel_muscle_mapping",
         pl.col("_has_bfr").fill_null(False).alias("bfr_enabled"),

@@ -16,16 +16,19 @@ import polars as pl
 
 def request_hash(params_text: str | None, version: str | None) -> str:
     params = json.loads(params_text) if params_text else {}
-    canonical = json.dumps({"processing_params": params if params is not None else {}, "processing_version": version},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {"processing_params": params if params is not None else {}, "processing_version": version},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def build_signal_processing_cache(analyses: pl.DataFrame, current_ids: pl.Series, run_time: datetime) -> pl.DataFrame:
     pairs = analyses.select("processing_params", "processing_version").unique()
     hashes = pairs.with_columns(
-        pl.Series("processing_request_hash",
-                  [request_hash(p, v) for p, v in pairs.iter_rows()], dtype=pl.String)
+        pl.Series("processing_request_hash", [request_hash(p, v) for p, v in pairs.iter_rows()], dtype=pl.String)
     )
     frame = analyses.join(hashes, on=["processing_params", "processing_version"], how="left", nulls_equal=True)
     now = pl.lit(run_time).cast(pl.Datetime("us", "UTC"))
@@ -43,8 +46,12 @@ def build_signal_processing_cache(analyses: pl.DataFrame, current_ids: pl.Series
         "last_accessed_at",
         "expires_at",
         (is_current & ~expired).alias("cache_valid"),
-        pl.when(is_current & ~expired).then(None).when(expired).then(pl.lit("expired"))
-        .otherwise(pl.lit("superseded")).alias("invalidated_reason"),
+        pl.when(is_current & ~expired)
+        .then(None)
+        .when(expired)
+        .then(pl.lit("expired"))
+        .otherwise(pl.lit("superseded"))
+        .alias("invalidated_reason"),
         pl.when(is_current & ~expired).then(None).otherwise(now).alias("invalidated_at"),
         "created_at",
     ).sort("id")

@@ -26,13 +26,17 @@ def build_therapy_sessions(sessions: pl.DataFrame, current: pl.DataFrame) -> pl.
         pl.col("therapist_uuid").alias("therapist_id"),
         pl.col("legacy_session_code").alias("session_code"),
         pl.coalesce("session_date", "resolved_session_date").alias("session_date"),
-        pl.when(pl.col("session_type").is_in(SESSION_TYPES)).then(pl.col("session_type")).otherwise(None)
+        pl.when(pl.col("session_type").is_in(SESSION_TYPES))
+        .then(pl.col("session_type"))
+        .otherwise(None)
         .alias("session_type"),
         pl.lit(None, dtype=pl.Int64).alias("protocol_day"),
         _known_positive("sampling_rate").alias("original_sampling_rate"),
         _known_positive("duration_seconds").alias("original_duration_seconds"),
         _known_positive("frame_count").alias("original_sample_count"),
-        pl.when(pl.col("channel_names").is_in(["[]", "null"])).then(None).otherwise(pl.col("channel_names"))
+        pl.when(pl.col("channel_names").is_in(["[]", "null"]))
+        .then(None)
+        .otherwise(pl.col("channel_names"))
         .alias("channel_names"),
         _known_positive("channel_count").alias("channel_count"),
         "game_metadata",

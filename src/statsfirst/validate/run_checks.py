@@ -52,13 +52,15 @@ def validate_tables(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
                     "session_id",
                     pl.lit("validate").alias("stage"),
                     pl.lit(table).alias("table"),
-                    pl.when(pl.col("schema_context") == "DataFrameSchema").then(pl.col("check").str.split("_le_").list.first())
-                    .otherwise(pl.col("column")).alias("column"),
+                    pl.when(pl.col("schema_context") == "DataFrameSchema")
+                    .then(pl.col("check").str.split("_le_").list.first())
+                    .otherwise(pl.col("column"))
+                    .alias("column"),
                     pl.col("check"),
                     pl.col("failure_case").str.slice(0, 200).alias("value"),
-                    pl.struct("check", "column").map_elements(
-                        lambda s: _reason(s["check"], s["column"]), return_dtype=pl.String
-                    ).alias("reason"),
-                ).cast(PROBLEM_SCHEMA)  # type: ignore[arg-type]
+                    pl.struct("check", "column")
+                    .map_elements(lambda s: _reason(s["check"], s["column"]), return_dtype=pl.String)
+                    .alias("reason"),
+                ).cast(PROBLEM_SCHEMA)
             )
     return pl.concat(found, how="vertical_relaxed")

@@ -10,8 +10,15 @@ import polars as pl
 from statsfirst.transform.emg_statistics import MVC_METHODS
 from statsfirst.transform.therapy_sessions import SESSION_TYPES
 
-MVC_SOURCES = ("c3d_metadata", "patient_database", "self_calibration", "session_defaults", "backend_estimation",
-               "user_provided", "global_provided")
+MVC_SOURCES = (
+    "c3d_metadata",
+    "patient_database",
+    "self_calibration",
+    "session_defaults",
+    "backend_estimation",
+    "user_provided",
+    "global_provided",
+)
 
 
 def _nullable(check: pa.Check) -> pa.Check:
@@ -36,16 +43,22 @@ def positive(name: str) -> pa.Column:
 
 
 def finite(name: str) -> pa.Column:
-    return pa.Column(pl.Float64, pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).is_finite()),
-                                          name="finite"), nullable=True, name=name)
+    return pa.Column(
+        pl.Float64,
+        pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).is_finite()), name="finite"),
+        nullable=True,
+        name=name,
+    )
 
 
 def integral_count(name: str) -> pa.Column:
     """Counts arrive as JSON floats; 12.0 is accepted, 7.5 and -1 are not."""
     return pa.Column(
         pl.Float64,
-        [pa.Check.ge(0.0), pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()),
-                                    name="integral")],
+        [
+            pa.Check.ge(0.0),
+            pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
+        ],
         nullable=True,
         name=name,
     )
@@ -87,18 +100,45 @@ EMG_STATISTICS = pa.DataFrameSchema(
         "raw_mvc_estimation_method": pa.Column(pl.String, pa.Check.isin(tuple(MVC_METHODS)), nullable=True),
         "target_contractions": pa.Column(
             pl.Float64,
-            [pa.Check.gt(0.0), pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()),
-                                        name="integral")],
+            [
+                pa.Check.gt(0.0),
+                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
+            ],
         ),
-        **{c: integral_count(c) for c in ("total_contractions", "good_contractions_intensity",
-                                           "good_contractions_duration", "good_contractions_both")},
+        **{
+            c: integral_count(c)
+            for c in (
+                "total_contractions",
+                "good_contractions_intensity",
+                "good_contractions_duration",
+                "good_contractions_both",
+            )
+        },
         **{c: unit(c) for c in ("completion_rate", "intensity_rate", "duration_rate", "muscle_compliance_score")},
-        **{c: non_negative(c) for c in ("rms", "mav", "mpf", "mdf", "rms_std", "mav_std", "mpf_std", "mdf_std",
-                                         "fatigue_index_std", "avg_duration_ms", "min_duration_ms",
-                                         "max_duration_ms", "total_time_under_tension_ms", "avg_amplitude",
-                                         "max_amplitude")},
-        **{c: finite(c) for c in ("fatigue_index", "rms_mean", "mav_mean", "mpf_mean", "mdf_mean",
-                                   "fatigue_index_mean")},
+        **{
+            c: non_negative(c)
+            for c in (
+                "rms",
+                "mav",
+                "mpf",
+                "mdf",
+                "rms_std",
+                "mav_std",
+                "mpf_std",
+                "mdf_std",
+                "fatigue_index_std",
+                "avg_duration_ms",
+                "min_duration_ms",
+                "max_duration_ms",
+                "total_time_under_tension_ms",
+                "avg_amplitude",
+                "max_amplitude",
+            )
+        },
+        **{
+            c: finite(c)
+            for c in ("fatigue_index", "rms_mean", "mav_mean", "mpf_mean", "mdf_mean", "fatigue_index_mean")
+        },
         "processing_time_ms": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
         "mvc_threshold_percentage": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(1.0)]),
         "duration_threshold_seconds": pa.Column(pl.Float64, pa.Check.gt(0.0)),
@@ -117,20 +157,35 @@ EMG_STATISTICS = pa.DataFrameSchema(
 
 PERFORMANCE_SCORES = pa.DataFrameSchema(
     {
-        **{c: percent(c) for c in ("overall_performance_score", "compliance_score", "symmetry_score",
-                                    "effort_score", "game_score", "bfr_pressure_aop")},
+        **{
+            c: percent(c)
+            for c in (
+                "overall_performance_score",
+                "compliance_score",
+                "symmetry_score",
+                "effort_score",
+                "game_score",
+                "bfr_pressure_aop",
+            )
+        },
         "rpe_post_session": pa.Column(
             pl.Float64,
-            [pa.Check.in_range(0.0, 10.0),
-             pa.Check(lambda d: d.lazyframe.select((pl.col(d.key) * 2) == (pl.col(d.key) * 2).round()),
-                      name="half_steps")],
+            [
+                pa.Check.in_range(0.0, 10.0),
+                pa.Check(
+                    lambda d: d.lazyframe.select((pl.col(d.key) * 2) == (pl.col(d.key) * 2).round()), name="half_steps"
+                ),
+            ],
             nullable=True,
         ),
         "game_points_achieved": integral_count("game_points_achieved"),
         "game_points_maximum": pa.Column(pl.Float64, pa.Check.gt(0.0), nullable=True),
         "session_duration_minutes": non_negative("session_duration_minutes"),
-        **{f"{s}_muscle_{r}_rate": unit(f"{s}_muscle_{r}_rate") for s in ("left", "right")
-           for r in ("completion", "intensity", "duration")},
+        **{
+            f"{s}_muscle_{r}_rate": unit(f"{s}_muscle_{r}_rate")
+            for s in ("left", "right")
+            for r in ("completion", "intensity", "duration")
+        },
     },
     checks=[_le("game_points_achieved", "game_points_maximum")],
     strict=False,
@@ -167,8 +222,10 @@ PROCESSING_PARAMETERS = pa.DataFrameSchema(
         "filter_high_cutoff_hz": positive("filter_high_cutoff_hz"),
         "filter_order": pa.Column(
             pl.Float64,
-            [pa.Check.in_range(1.0, 8.0),
-             pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral")],
+            [
+                pa.Check.in_range(1.0, 8.0),
+                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
+            ],
             nullable=True,
         ),
         "smoothing_window_ms": positive("smoothing_window_ms"),

@@ -1,0 +1,63 @@
+"""Prefect flow ``migrate_legacy``: the runbook's second step (legacy → Statistics-First).
+
+Thin: parameters in, one task that calls the library, a summary artifact out. The DSN comes from
+``DATABASE_URL`` or a named Prefect Secret block, never from parameters.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from statsfirst.flow_support import resolve_flow_dsn
+from statsfirst.pipeline.options import MigrateOptions, parse_day
+from statsfirst.pipeline.run import migrate
+from statsfirst.transform.scoring import PerformanceWeights
+
+
+@task(name="migrate-batches", tags=["statsfirst-db"])
+def migrate_batches(
+    since: str | None,
+    until: str | None,
+    batch_size: int,
+    workers: int,
+    dry_run: bool,
+    weights: str | None,
+    dsn_secret_block: str | None,
+) -> dict[str, object]:
+    logger = get_run_logger()
+    options = MigrateOptions(
+        since=parse_day(since, "since"),
+        until=parse_day(until, "until"),
+        batch_size=batch_size,
+        workers=workers,
+        dry_run=dry_run,
+        weights=PerformanceWeights.parse(weights) if weights else PerformanceWeights(),
+    )
+    summary = migrate(resolve_flow_dsn(dsn_secret_block), options, log=logger.info)
+    return summary.as_json()
+
+
+@flow(name="migrate_legacy")
+def migrate_legacy(
+    since: str | None = None,
+    until: str | None = None,
+    batch_size: int = 2000,
+    workers: int = 1,
+    dry_run: bool = False,
+    weights: str | None = None,
+    dsn_secret_block: str | None = None,
+) -> dict[str, object]:
+    """Migrate legacy sessions created in [since, until) into the recorded target schema."""
+    totals = migrate_batches(since, until, batch_size, workers, dry_run, weights, dsn_secret_block)
+    sessions = totals["sessions"]
+    create_markdown_artifact(
+        key="statsfirst-migration-summary",
+        markdown=f"## statsfirst migration\n\n```json\n{__import__('json').dumps(totals, indent=2)}\n```\n",
+        description=f"sessions: {sessions}",
+    )
+    return totals
+
+
+if __name__ == "__main__":
+    migrate_legacy()
