@@ -137,21 +137,20 @@ COMMENT ON COLUMN statsfirst.watermarks.updated_at IS 'When the marks were advan
 -- ------------------------------------------------------------------------------------------ JSON type guard
 CREATE FUNCTION statsfirst.json_is_float8(value jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path FROM CURRENT
 AS $$
-    -- true for JSON null or a JSON number that a float8 represents (no overflow, no underflow to zero)
-    SELECT value IS NULL
-        OR jsonb_typeof(value) = 'null'
-        OR (jsonb_typeof(value) = 'number'
-            AND abs(value::text::numeric) < 1.7e308
-            AND (value::text::numeric = 0 OR abs(value::text::numeric) > 2.3e-308));
+    -- true for JSON null or a JSON number that a float8 represents (no overflow, no underflow to zero).
+    -- No SET clause and a single expression, so the planner inlines it (it runs for every field of every row).
+    SELECT CASE jsonb_typeof(value)
+        WHEN 'null' THEN true
+        WHEN 'number' THEN abs(value::numeric) < 1.7e308 AND (value::numeric = 0 OR abs(value::numeric) > 2.3e-308)
+        ELSE value IS NULL
+    END;
 $$;
 COMMENT ON FUNCTION statsfirst.json_is_float8(jsonb) IS 'Whether a JSON value can load into a float8 column unchanged (null or a finite, representable number)';
 
 CREATE FUNCTION statsfirst.channel_type_problems(channel jsonb, numeric_keys text[], block_keys text[], block_fields text[])
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path FROM CURRENT
 AS $$
     -- every key of a channel object whose value has the wrong JSON type, as 'key=<value>' (value cut to 80 chars)
     SELECT CASE
