@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
-from conftest import TARGET, TARGET_TABLES, rows, run, scalar, seeded_database, table_digests
 
+from conftest import TARGET, TARGET_TABLES, rows, run, scalar, seeded_database, table_digests
 from statsfirst.db.dsn import ResolvedDsn
 
 
@@ -70,7 +70,8 @@ def test_idempotent_and_incremental(make_database: Callable[[], ResolvedDsn]) ->
 
     # 2. fix a quarantined bad_file_hash session (the upper-case kind; the other kind is truncated) → lower case
     spoiled = rows(dsn, "SELECT m.c3d_metadata_id::text FROM legacy_seed.manifest m"
-                        " JOIN statsfirst.quarantine q ON q.legacy_session_id = m.c3d_metadata_id AND q.resolved_at IS NULL"
+                        " JOIN statsfirst.quarantine q"
+                        " ON q.legacy_session_id = m.c3d_metadata_id AND q.resolved_at IS NULL"
                         " JOIN public.c3d_metadata c ON c.id = m.c3d_metadata_id"
                         " WHERE m.spoiled_kind = 'bad_file_hash' AND c.file_hash ~ '^[0-9A-F]{64}$' LIMIT 1")
     assert spoiled, "the seed should spoil one session's file_hash"

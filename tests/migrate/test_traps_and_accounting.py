@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from conftest import SESSIONS, TARGET, rows, run, scalar, seeded_database
 
+from conftest import SESSIONS, TARGET, rows, run, scalar, seeded_database
 from statsfirst.db.dsn import ResolvedDsn
 
 CHANNEL_COUNT_ZERO = 5
@@ -36,7 +36,8 @@ def seeded(make_database: Callable[[], ResolvedDsn]) -> Seeded:
                      (ids,))
         # older v2.0.0 rows all expired long ago; keep some alive so 'superseded' is exercised on its own
         conn.execute("UPDATE public.analysis_results SET expires_at = '2099-01-01T00:00:00Z' WHERE id IN ("
-                     " SELECT id FROM public.analysis_results WHERE processing_version = 'v2.0.0' ORDER BY id LIMIT 10)")
+                     " SELECT id FROM public.analysis_results WHERE processing_version = 'v2.0.0'"
+                     " ORDER BY id LIMIT 10)")
     summary = run(dsn, batch_size=500)
     return Seeded(dsn, summary.as_json(), ids)
 
@@ -95,7 +96,8 @@ def test_unresolved_patients(seeded: Seeded, trap: str, resolution: str) -> None
     ids = trap_ids(seeded, trap)
     assert ids
     got = rows(seeded.dsn, f"SELECT t.patient_id, l.patient_resolution FROM {TARGET}.therapy_sessions t"
-                           " JOIN statsfirst.session_lineage l ON l.legacy_session_id = t.id WHERE t.id::text = ANY(%s)",
+                           " JOIN statsfirst.session_lineage l ON l.legacy_session_id = t.id"
+                           " WHERE t.id::text = ANY(%s)",
                (list(ids),))
     assert len(got) == len(ids)
     assert {r[0] for r in got} == {None}
@@ -177,8 +179,8 @@ def test_superseded_analyses(seeded: Seeded) -> None:
 def test_valid_cache_rows_are_current_and_unexpired(seeded: Seeded) -> None:
     bad = scalar(seeded.dsn, f"SELECT count(*) FROM {TARGET}.signal_processing_cache c"
                              " WHERE c.cache_valid AND (c.expires_at <= now() OR c.invalidated_reason IS NOT NULL"
-                             " OR (SELECT count(*) FROM "
-                             f"{TARGET}.signal_processing_cache o WHERE o.session_id = c.session_id AND o.cache_valid) > 1)")
+                             f" OR (SELECT count(*) FROM {TARGET}.signal_processing_cache o"
+                             " WHERE o.session_id = c.session_id AND o.cache_valid) > 1)")
     assert bad == 0
     assert scalar(seeded.dsn, f"SELECT count(*) FROM {TARGET}.signal_processing_cache WHERE cache_valid") > 0
 
@@ -238,7 +240,8 @@ def test_linked_settings(seeded: Seeded) -> None:
 
 def test_bfr_gate_matches_safety_status(seeded: Seeded) -> None:
     mismatched = scalar(seeded.dsn, f"SELECT count(*) FROM {TARGET}.performance_scores p"
-                                    f" JOIN (SELECT session_id, bool_and(safety_gate_status) ok FROM {TARGET}.bfr_monitoring"
+                                    " JOIN (SELECT session_id, bool_and(safety_gate_status) ok"
+                                    f" FROM {TARGET}.bfr_monitoring"
                                     " GROUP BY session_id) b USING (session_id)"
                                     " WHERE p.bfr_compliance_gate IS DISTINCT FROM (CASE WHEN b.ok THEN 1 ELSE 0 END)")
     assert mismatched == 0

@@ -44,8 +44,6 @@ def test_worked_example_alternative_weights(hand_built: HandBuilt) -> None:
     assert list(s["missing_components"] or []) == []
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: linked params without channel_muscle_mapping → jsonb 'null' → "
-                                       "session_settings_channel_muscle_mapping_check rejects the session")
 def test_worked_example_params_without_muscle_mapping(hand_built: HandBuilt) -> None:
     params = {k: v for k, v in WORKED_PARAMS.items() if k != "channel_muscle_mapping"}
     hand_built.add_session(params=params)

@@ -48,7 +48,9 @@ def choose_linked_settings(settings: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
             pl.col("_p").struct.field("bfr_parameters").struct.field("right").alias("bfr_right"),
             pl.col("_p").struct.field("channel_muscle_mapping").struct.field("CH1").alias("mapping_ch1"),
             pl.col("_p").struct.field("channel_muscle_mapping").struct.field("CH2").alias("mapping_ch2"),
-            pl.col("_p").struct.field("channel_muscle_mapping").struct.json_encode().alias("channel_muscle_mapping"),
+            pl.when(pl.col("_p").struct.field("channel_muscle_mapping").is_null()).then(None)
+        .otherwise(pl.col("_p").struct.field("channel_muscle_mapping").struct.json_encode())
+        .alias("channel_muscle_mapping"),
         )
         .drop("_p")
     )
