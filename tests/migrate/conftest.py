@@ -19,18 +19,9 @@ from statsfirst.legacy.generator import seed_legacy
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
 from statsfirst.pipeline.summary import MigrationSummary
+from statsfirst.transform.normalize import TARGET_TABLES
 
 TARGET = "stats"
-TARGET_TABLES = (
-    "therapy_sessions",
-    "emg_statistics",
-    "performance_scores",
-    "bfr_monitoring",
-    "session_settings",
-    "export_history",
-    "signal_processing_cache",
-    "processing_parameters",
-)
 SEED = 11
 SESSIONS = 1500
 BAD_FRACTION = 0.05
