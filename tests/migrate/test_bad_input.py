@@ -34,7 +34,6 @@ def test_since_after_until_is_a_usage_error() -> None:
         parse_day("2024-13-45", "--since")
 
 
-@pytest.mark.skipif(not CLI.exists(), reason="console script not installed")
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [(("--since", "2024-02-01", "--until", "2024-01-01"), "is not before"),

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from conftest import TARGET, rows, run, scalar, seeded_database, table_digests
 from statsfirst.db.dsn import ResolvedDsn
 
@@ -47,7 +45,6 @@ def command(dsn: ResolvedDsn) -> list[str]:
     return [str(CLI), "migrate", "--dsn", dsn.conninfo, "--batch-size", str(BATCH), "--json"]
 
 
-@pytest.mark.skipif(not CLI.exists(), reason="console script not installed")
 def test_kill_9_then_resume(make_database: Callable[[], ResolvedDsn]) -> None:
     killed = seeded_database(make_database, sessions=SESSIONS)
     clean = seeded_database(make_database, sessions=SESSIONS)
