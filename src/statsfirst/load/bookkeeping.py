@@ -20,8 +20,10 @@ ANALYSIS_LINEAGE = """
         'last_accessed_at', a.last_accessed_at, 'good_contractions_count', a.good_contractions_count,
         'total_contractions_count', a.total_contractions_count, 'contractions_data', a.contractions_data,
         'mvc_values', a.mvc_values, 'compliance_scores', a.compliance_scores, 'temporal_stats', a.temporal_stats,
-        'created_at', a.created_at, 'expires_at', a.expires_at)
+        'created_at', a.created_at, 'expires_at', a.expires_at,
+        'analytics_residual', statsfirst.compat_analytics_residual(a.analytics_data))
 """
+# analytics_residual: what emg_statistics cannot hold (sql/007, read by analysis_results_view)
 
 
 def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: str) -> int:

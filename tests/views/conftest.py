@@ -1,0 +1,86 @@
+"""One seeded legacy database, migrated by the real flow, shared by the compatibility-view tests.
+
+Seeding and migrating take a couple of seconds, so the database is built once per test session; tests that write
+do so inside a transaction they roll back.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from statsfirst.db.dsn import ResolvedDsn
+from statsfirst.db.migrations import apply_migrations
+from statsfirst.legacy.baseline import init_legacy
+from statsfirst.legacy.generator import seed_legacy
+from statsfirst.pipeline.options import MigrateOptions
+from statsfirst.pipeline.run import migrate
+
+TARGET = "stats"
+SESSIONS = 1500  # enough for every trap of the generator, and for tables that span many pages (EXPLAIN test)
+SEED = 11
+BAD_FRACTION = 0.05
+
+
+def quiet(_: object) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ViewsDb:
+    dsn: ResolvedDsn
+    target: str
+
+
+def build(make_database: Callable[[], ResolvedDsn], *, sessions: int, target: str) -> ViewsDb:
+    """Legacy baseline + seed, schema apply (005-007) into ``target``, migrate, ANALYZE."""
+    dsn = make_database()
+    with psycopg.connect(dsn.conninfo) as conn:
+        # in `public` the legacy session_settings would collide with the new table: leave it out there
+        init_legacy(conn, with_session_settings=target != "public")
+        seed_legacy(conn, sessions=sessions, seed=SEED, bad_fraction=BAD_FRACTION)
+    apply_migrations(dsn, target_schema=target, log=quiet)
+    migrate(dsn, MigrateOptions(), log=quiet)
+    with psycopg.connect(dsn.conninfo, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+    return ViewsDb(dsn, target)
+
+
+@pytest.fixture(scope="session")
+def views_db(make_database: Callable[[], ResolvedDsn]) -> ViewsDb:
+    return build(make_database, sessions=SESSIONS, target=TARGET)
+
+
+@pytest.fixture
+def conn(views_db: ViewsDb) -> Iterator[psycopg.Connection]:
+    """A connection as the owner, in a transaction rolled back after the test."""
+    connection = psycopg.connect(views_db.dsn.conninfo)
+    try:
+        yield connection
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def act_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> None:
+    """Act as a Supabase client for the rest of the transaction (as tests/schema/test_rls.py does)."""
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+    claims = {"role": role} if sub is None else {"sub": str(sub), "role": role}
+    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+
+
+@pytest.fixture
+def as_role() -> Callable[[psycopg.Connection, str, uuid.UUID | None], None]:
+    return act_as
+
+
+@pytest.fixture(scope="session")
+def public_views_db(make_database: Callable[[], ResolvedDsn]) -> ViewsDb:
+    """A smaller database whose target schema is `public` itself (views next to the new tables)."""
+    return build(make_database, sessions=150, target="public")
