@@ -45,12 +45,24 @@ PARAMETER_NUMBERS: tuple[str, ...] = (
     "sampling_rate",
 )
 
-# The explicit dtype the channel JSON is decoded with (after the SQL type guard let it through).
-CHANNEL_DTYPE = pl.Struct(
-    [pl.Field(name, pl.Float64) for name in CHANNEL_NUMBERS]
-    + [pl.Field(block, pl.Struct([pl.Field(f, pl.Float64) for f in TEMPORAL_FIELDS])) for block in TEMPORAL_BLOCKS]
-)
-PARAMETERS_DTYPE = pl.Struct([pl.Field(name, pl.Float64) for name in PARAMETER_NUMBERS])
+
+
+# Extract column names: each field arrives as its JSON text and is parsed by polars (transform/channels.py).
+def raw_number_column(name: str) -> str:
+    return f"raw:{name}"
+
+
+def block_shape_column(block: str) -> str:
+    return f"shape:{block}"
+
+
+def raw_block_column(block: str, field_name: str) -> str:
+    return f"raw:{block}.{field_name}"
+
+
+def raw_parameter_column(name: str) -> str:
+    return f"raw:signal_processing.parameters_used.{name}"
+
 
 # Legacy session_settings params: only the parts the mapping uses.
 BFR_SIDE_DTYPE = pl.Struct(

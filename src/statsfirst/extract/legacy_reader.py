@@ -1,8 +1,8 @@
 """Read one batch of legacy sessions: four COPY queries, only the columns the mapping needs.
 
 ``emg_signals`` is never selected, and the per-contraction lists are stripped inside PostgreSQL, so a database whose
-analysis rows carry megabytes of signal arrays migrates as fast as one without. The channel JSON that leaves the
-database has passed ``statsfirst.channel_type_problems`` (wrong types are reported, not decoded).
+analysis rows carry megabytes of signal arrays migrates as fast as one without. Of each channel object only
+the numeric fields the mapping reads leave the database, each as its JSON text, for polars to parse and type-check.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from statsfirst.extract.fields import (
     SETTINGS_NUMBER_PATHS,
     TEMPORAL_BLOCKS,
     TEMPORAL_FIELDS,
+    block_shape_column,
+    raw_block_column,
+    raw_number_column,
+    raw_parameter_column,
 )
 
 LEGACY = sql.Identifier("public")
@@ -50,6 +54,10 @@ RANGE_FILTER = sql.SQL(
     " AND (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s::timestamptz)"
     " AND (%(until)s::timestamptz IS NULL OR c.created_at < %(until)s::timestamptz)"
 )
+# The same id range on analysis_results.c3d_metadata_id, so its index bounds the scan whatever the planner's
+# statistics say (without it, a legacy database that was never ANALYZEd gets a sequential scan that detoasts every
+# analytics_data of the table for every batch).
+ANALYSIS_RANGE = sql.SQL("a.c3d_metadata_id BETWEEN %(first)s::uuid AND %(last)s::uuid")
 
 SESSIONS_QUERY = sql.SQL(
     """
@@ -113,13 +121,14 @@ ANALYSES_QUERY = sql.SQL(
            a.processing_params::text AS processing_params, a.processing_time_ms, a.cache_hits,
            {last_accessed_at}, {expires_at}, {created_at},
            jsonb_typeof(a.analytics_data) AS analytics_type,
-           (jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{{}}'::jsonb) AS has_analytics,
-           md5(concat_ws('|', a.id, a.file_hash, a.processing_version, a.processing_params, a.analytics_data,
-                         a.processing_time_ms, a.cache_hits, a.last_accessed_at, a.created_at, a.expires_at))
-               AS analysis_hash
+           -- analytics_data enters by its 64-bit jsonb hash: printing it as text for md5 costs more than the rest
+           -- of the batch's extract, and a change detector needs no more than that
+           md5(concat_ws('|', a.id, a.file_hash, a.processing_version, a.processing_params,
+                         jsonb_hash_extended(a.analytics_data, 0), a.processing_time_ms, a.cache_hits,
+                         a.last_accessed_at, a.created_at, a.expires_at)) AS analysis_hash
     FROM {legacy}.analysis_results a
     JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
-    WHERE {range}
+    WHERE {analysis_range} AND {range}
     """
 ).format(
     last_accessed_at=_epoch("a.last_accessed_at", "last_accessed_at"),
@@ -127,6 +136,7 @@ ANALYSES_QUERY = sql.SQL(
     created_at=_epoch("a.created_at", "created_at"),
     legacy=LEGACY,
     range=RANGE_FILTER,
+    analysis_range=ANALYSIS_RANGE,
 )
 ANALYSES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "analysis_id": pl.String,
@@ -140,9 +150,45 @@ ANALYSES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "expires_at_us": pl.Int64,
     "created_at_us": pl.Int64,
     "analytics_type": pl.String,
-    "has_analytics": pl.Boolean,
     "analysis_hash": pl.String,
 }
+
+def _channel_field_columns() -> sql.Composable:
+    """Each numeric field the mapping reads, as its JSON text (``null``, a number, or a wrongly typed value).
+
+    Picking the fields out in PostgreSQL is cheaper than shipping the channel object, and polars parses them with
+    an explicit Float64 dtype, reporting (not coercing) anything that is not a representable JSON number.
+    """
+    items: list[sql.Composable] = [
+        sql.SQL("(ch.value -> {key})::text AS {alias}").format(
+            key=sql.Literal(name), alias=sql.Identifier(raw_number_column(name))
+        )
+        for name in CHANNEL_NUMBERS
+    ]
+    for block in TEMPORAL_BLOCKS:
+        items.append(
+            sql.SQL(
+                "CASE WHEN jsonb_typeof(ch.value -> {key}) NOT IN ('object', 'null') "
+                "THEN left((ch.value -> {key})::text, 80) END AS {alias}"
+            ).format(key=sql.Literal(block), alias=sql.Identifier(block_shape_column(block)))
+        )
+        for field_name in TEMPORAL_FIELDS:
+            items.append(
+                sql.SQL("(ch.value -> {key} -> {field})::text AS {alias}").format(
+                    key=sql.Literal(block),
+                    field=sql.Literal(field_name),
+                    alias=sql.Identifier(raw_block_column(block, field_name)),
+                )
+            )
+    for name in PARAMETER_NUMBERS:
+        items.append(
+            sql.SQL(
+                "CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,parameters_used}}') = 'object' "
+                "THEN (ch.value #> '{{signal_processing,parameters_used}}' -> {key})::text END AS {alias}"
+            ).format(key=sql.Literal(name), alias=sql.Identifier(raw_parameter_column(name)))
+        )
+    return sql.SQL(",\n           ").join(items)
+
 
 CHANNELS_QUERY = sql.SQL(
     """
@@ -150,12 +196,13 @@ CHANNELS_QUERY = sql.SQL(
         SELECT DISTINCT ON (a.c3d_metadata_id) a.id, a.c3d_metadata_id, a.analytics_data
         FROM {legacy}.analysis_results a
         JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
-        WHERE {range} AND jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{{}}'::jsonb
+        WHERE {analysis_range} AND {range}
+          AND jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{{}}'::jsonb
         ORDER BY a.c3d_metadata_id, a.created_at DESC, a.id DESC
     )
     SELECT ca.id::text AS analysis_id, ca.c3d_metadata_id::text AS session_id, ch.key AS channel_name,
-           CASE WHEN jsonb_typeof(ch.value) = 'object'
-                THEN (ch.value - 'contractions' - 'signal_processing' - 'errors')::text END AS channel_json,
+           CASE WHEN jsonb_typeof(ch.value) IS DISTINCT FROM 'object'
+                THEN left(coalesce(ch.value::text, 'NULL'), 80) END AS channel_not_object,
            CASE WHEN jsonb_typeof(ch.value) = 'object' THEN ch.value ->> 'mvc_estimation_method' END
                AS mvc_estimation_method,
            CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,processing_steps}}') = 'array'
@@ -164,36 +211,46 @@ CHANNELS_QUERY = sql.SQL(
                            WITH ORDINALITY AS steps(step, ordinality)) END AS processing_pipeline,
            CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,parameters_used}}') = 'object'
                 THEN (ch.value #> '{{signal_processing,parameters_used}}')::text END AS parameters_used,
-           to_json(statsfirst.channel_type_problems(ch.value, %(numbers)s, %(blocks)s, %(fields)s)
-                   || CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,parameters_used}}') = 'object'
-                      THEN coalesce((SELECT array_agg('signal_processing.parameters_used.' || p.key || '='
-                                                      || left(p.value::text, 80) ORDER BY p.key)
-                                     FROM jsonb_each(ch.value #> '{{signal_processing,parameters_used}}') p
-                                     WHERE p.key = ANY (%(parameters)s)
-                                       AND NOT statsfirst.json_is_float8(p.value)), '{{}}')
-                      ELSE '{{}}'::text[] END)::text AS type_problems
+           {fields}
     FROM current_analysis ca
     CROSS JOIN LATERAL jsonb_each(ca.analytics_data) ch
     """
-).format(legacy=LEGACY, range=RANGE_FILTER)
+).format(legacy=LEGACY, range=RANGE_FILTER, analysis_range=ANALYSIS_RANGE, fields=_channel_field_columns())
 CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "analysis_id": pl.String,
     "session_id": pl.String,
     "channel_name": pl.String,
-    "channel_json": pl.String,
+    "channel_not_object": pl.String,
     "mvc_estimation_method": pl.String,
     "processing_pipeline": pl.String,
     "parameters_used": pl.String,
-    "type_problems": pl.String,
+    **{raw_number_column(name): pl.String for name in CHANNEL_NUMBERS},
+    **{
+        column: pl.String
+        for block in TEMPORAL_BLOCKS
+        for column in (block_shape_column(block), *(raw_block_column(block, f) for f in TEMPORAL_FIELDS))
+    },
+    **{raw_parameter_column(name): pl.String for name in PARAMETER_NUMBERS},
 }
 
 SETTINGS_QUERY = sql.SQL(
     """
-    SELECT c.id::text AS session_id, s.user_id::text AS settings_user_id, s.session_id AS settings_session_id,
-           CASE WHEN s.session_id = c.session_id THEN 'session_id' ELSE 'id' END AS link,
+    WITH batch AS (SELECT c.id, c.session_id FROM {legacy}.c3d_metadata c WHERE {range}),
+    -- a settings row links by the legacy session code or by the c3d_metadata id; two equi-joins (not one OR join)
+    -- so each is a hash join over the batch, and a row matching both ways is counted once
+    linked AS (
+        SELECT b.id AS c_id, b.session_id AS c_session_id, s.user_id, s.session_id, s.params, s.updated_at
+        FROM batch b JOIN {legacy}.session_settings s ON s.session_id = b.session_id
+        UNION ALL
+        SELECT b.id, b.session_id, s.user_id, s.session_id, s.params, s.updated_at
+        FROM batch b JOIN {legacy}.session_settings s
+             ON s.session_id = b.id::text AND s.session_id IS DISTINCT FROM b.session_id
+    )
+    SELECT s.c_id::text AS session_id, s.user_id::text AS settings_user_id, s.session_id AS settings_session_id,
+           CASE WHEN s.session_id = s.c_session_id THEN 'session_id' ELSE 'id' END AS link,
            CASE WHEN jsonb_typeof(s.params) = 'object' THEN s.params::text END AS params,
            {updated_at},
-           count(*) OVER (PARTITION BY c.id) AS candidates,
+           count(*) OVER (PARTITION BY s.c_id) AS candidates,
            to_json(
                CASE WHEN jsonb_typeof(s.params) IS DISTINCT FROM 'object'
                     THEN ARRAY['params=' || left(coalesce(s.params::text, 'NULL'), 80)]
@@ -217,9 +274,7 @@ SETTINGS_QUERY = sql.SQL(
                         FROM unnest(ARRAY['CH1', 'CH2']) AS ch
                         WHERE jsonb_typeof(s.params #> ARRAY['channel_muscle_mapping', ch]) NOT IN ('string', 'null'))
                END)::text AS type_problems
-    FROM {legacy}.c3d_metadata c
-    JOIN {legacy}.session_settings s ON s.session_id = c.session_id OR s.session_id = c.id::text
-    WHERE {range}
+    FROM linked s
     """
 ).format(updated_at=_epoch("s.updated_at", "settings_updated_at"), legacy=LEGACY, range=RANGE_FILTER)
 SETTINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -258,16 +313,9 @@ def has_legacy_session_settings(conn: psycopg.Connection) -> bool:
 
 def read_batch(conn: psycopg.Connection, key_range: KeyRange, *, with_settings: bool) -> LegacyBatch:
     params = key_range.params()
-    channel_params = {
-        **params,
-        "numbers": list(CHANNEL_NUMBERS),
-        "blocks": list(TEMPORAL_BLOCKS),
-        "fields": list(TEMPORAL_FIELDS),
-        "parameters": list(PARAMETER_NUMBERS),
-    }
     sessions = copy_frame(conn, SESSIONS_QUERY, params, SESSIONS_SCHEMA)
     analyses = copy_frame(conn, ANALYSES_QUERY, params, ANALYSES_SCHEMA)
-    channels = copy_frame(conn, CHANNELS_QUERY, channel_params, CHANNELS_SCHEMA)
+    channels = copy_frame(conn, CHANNELS_QUERY, params, CHANNELS_SCHEMA)
     if with_settings:
         settings = copy_frame(conn, SETTINGS_QUERY, {**params, "paths": list(SETTINGS_NUMBER_PATHS)}, SETTINGS_SCHEMA)
     else:

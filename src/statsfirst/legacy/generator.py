@@ -869,6 +869,11 @@ def seed_legacy(
                 kind = SPOIL_KINDS[spoil_kind[i]] if i in spoil_kind else None
                 copy.write_row((s.ids[i], i, "{" + ",".join(s.traps[i]) + "}", kind, details.get(i)))
     conn.commit()
+    # A production legacy database has planner statistics (autovacuum keeps them); give the seeded one the same.
+    tables = ["c3d_metadata", "analysis_results", "patients", "therapists"]
+    tables += ["session_settings"] if has_settings else []
+    conn.execute("ANALYZE " + ", ".join(f"public.{t}" for t in tables))
+    conn.commit()
     return SeedReport(
         sessions=sessions,
         analyses=m,

@@ -14,8 +14,8 @@ import polars as pl
 import psycopg
 
 from statsfirst.load.bookkeeping import resolve_quarantine, write_lineage, write_quarantine
-from statsfirst.load.merge import delete_sessions, delete_stale_children, upsert
-from statsfirst.load.staging import copy_to_staging
+from statsfirst.load.merge import delete_sessions, delete_stale_children, existing_sessions, upsert
+from statsfirst.load.staging import Staged, copy_to_staging
 from statsfirst.load.table_specs import TABLE_SPECS
 from statsfirst.transform.normalize import NormalizedBatch
 from statsfirst.transform.problems import PROBLEM_SCHEMA
@@ -133,15 +133,16 @@ def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id
     skipped_ids = set(batch.skipped["session_id"].to_list())
     good = split(batch, set(batch.session_ids) - held_back - skipped_ids)
     outcome = BatchOutcome()
-    stages: dict[str, str] = {}
+    stages: dict[str, Staged] = {}
     for spec in TABLE_SPECS:
         frame = good.tables[spec.name]
         stages[spec.name] = copy_to_staging(conn, schema, spec.name, frame)
         outcome.rows[spec.name] = frame.height
     delete_sessions(conn, schema, sorted(held_back | skipped_ids))
+    existing = existing_sessions(conn, schema)
     for spec in TABLE_SPECS:
         outcome.upserted[spec.name] = upsert(conn, schema, spec, stages[spec.name])
-    delete_stale_children(conn, schema, stages)
+    delete_stale_children(conn, schema, stages, existing)
     write_lineage(conn, schema, good.lineage, run_id)
     write_quarantine(conn, batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids))), run_id)
     resolve_quarantine(conn, run_id)

@@ -6,28 +6,22 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from statsfirst.load.staging import Staged
 from statsfirst.load.table_specs import CHILD_TABLES, TableSpec
 
 
-def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, stage: str) -> int:
-    staged = [
-        r[0]
-        for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
-            "ORDER BY attnum",
-            (f"pg_temp.{stage}",),
-        ).fetchall()
-    ]
-    columns = list(staged)
-    select_items: list[sql.Composable] = [sql.Identifier(c) for c in staged]
-    if spec.derived_id_parts is not None and "id" not in staged:
+def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Staged) -> int:
+    stage = staged.name
+    columns = list(staged.columns)
+    select_items: list[sql.Composable] = [sql.Identifier(c) for c in staged.columns]
+    if spec.derived_id_parts is not None and "id" not in staged.columns:
         parts = [sql.Literal(spec.name), sql.SQL("session_id::text")] + [
             sql.SQL("{}::text").format(sql.Identifier(p)) for p in spec.derived_id_parts
         ]
         select_items.insert(0, sql.SQL("md5(concat_ws('/', {}))::uuid").format(sql.SQL(", ").join(parts)))
         columns.insert(0, "id")
     sticky = spec.sticky or {}
-    updatable = [c for c in staged if c not in spec.conflict_key and c != "id"]
+    updatable = [c for c in staged.columns if c not in spec.conflict_key and c != "id"]
     compared = [c for c in updatable if c not in sticky]
     assignments = []
     for c in updatable:
@@ -59,18 +53,33 @@ def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, stage: str) -
     return max(cursor.rowcount, 0)
 
 
-def delete_stale_children(conn: psycopg.Connection, schema: str, stages: dict[str, str]) -> None:
-    """Child rows of re-migrated sessions that the legacy data no longer produces are removed."""
+def existing_sessions(conn: psycopg.Connection, schema: str) -> list[str]:
+    """Staged sessions the target already holds (a first migration of a range has none)."""
+    query = sql.SQL("SELECT t.id::text FROM {schema}.therapy_sessions t JOIN stage_therapy_sessions s ON s.id = t.id")
+    rows = conn.execute(query.format(schema=sql.Identifier(schema))).fetchall()
+    return [r[0] for r in rows]
+
+
+def delete_stale_children(
+    conn: psycopg.Connection, schema: str, stages: dict[str, Staged], session_ids: list[str]
+) -> None:
+    """Child rows of re-migrated sessions that the legacy data no longer produces are removed.
+
+    Only sessions that were in the target before this batch can have such rows, so a first run skips this.
+    """
+    if not session_ids:
+        return
     for spec in CHILD_TABLES:
-        stage = stages[spec.name]
+        stage = stages[spec.name].name
         match = sql.SQL(" AND ").join(sql.SQL("s.{c} = t.{c}").format(c=sql.Identifier(c)) for c in spec.conflict_key)
         conn.execute(
             sql.SQL(
-                "DELETE FROM {schema}.{table} t WHERE t.session_id IN (SELECT id FROM stage_therapy_sessions) "
+                "DELETE FROM {schema}.{table} t WHERE t.session_id = ANY(%s::uuid[]) "
                 "AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
             ).format(
                 schema=sql.Identifier(schema), table=sql.Identifier(spec.name), stage=sql.Identifier(stage), match=match
-            )
+            ),
+            (session_ids,),
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 import psycopg
 from psycopg import sql
@@ -9,7 +11,26 @@ from psycopg import sql
 _INTEGER_TYPES = {"integer", "bigint", "smallint"}
 
 
+_COLUMN_CACHE: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A filled staging table and the target columns it carries."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
 def target_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
+    """The target's column types, read once per database and table (the schema does not change during a run)."""
+    key = (conn.info.host, str(conn.info.port), conn.info.dbname, schema, table)
+    if key not in _COLUMN_CACHE:
+        _COLUMN_CACHE[key] = _read_target_columns(conn, schema, table)
+    return _COLUMN_CACHE[key]
+
+
+def _read_target_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
     rows = conn.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
@@ -35,7 +56,7 @@ def prepare_for_copy(frame: pl.DataFrame, types: dict[str, str]) -> pl.DataFrame
     return frame.select(expressions)
 
 
-def copy_to_staging(conn: psycopg.Connection, schema: str, table: str, frame: pl.DataFrame) -> str:
+def copy_to_staging(conn: psycopg.Connection, schema: str, table: str, frame: pl.DataFrame) -> Staged:
     """Create ``stage_<table>`` (dropped at commit) with the frame's columns typed as in the target; COPY into it."""
     stage = f"stage_{table}"
     types = target_columns(conn, schema, table)
@@ -55,4 +76,4 @@ def copy_to_staging(conn: psycopg.Connection, schema: str, table: str, frame: pl
         )
         with conn.cursor() as cur, cur.copy(statement) as copy:
             copy.write(payload.encode("utf-8"))
-    return stage
+    return Staged(stage, tuple(columns))
