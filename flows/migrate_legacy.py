@@ -1,6 +1,7 @@
 """Prefect flow ``migrate_legacy``: the runbook's second step (legacy → Statistics-First).
 
-Thin: parameters in, one task that calls the library, a summary artifact out. The DSN comes from
+Thin: parameters in, one task that calls the library, a summary artifact out, then the ``reconcile`` flow
+(its artifacts are published too; it fails the run when the target does not reconcile). The DSN comes from
 ``DATABASE_URL`` or a named Prefect Secret block, never from parameters.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from reconcile import reconcile
 from statsfirst.flow_support import resolve_flow_dsn
 from statsfirst.pipeline.options import MigrateOptions, parse_day
 from statsfirst.pipeline.run import migrate
@@ -47,8 +49,9 @@ def migrate_legacy(
     dry_run: bool = False,
     weights: str | None = None,
     dsn_secret_block: str | None = None,
+    reconcile_after: bool = True,
 ) -> dict[str, object]:
-    """Migrate legacy sessions created in [since, until) into the recorded target schema."""
+    """Migrate legacy sessions created in [since, until) into the recorded target schema, then reconcile them."""
     totals = migrate_batches(since, until, batch_size, workers, dry_run, weights, dsn_secret_block)
     sessions = totals["sessions"]
     create_markdown_artifact(
@@ -56,6 +59,9 @@ def migrate_legacy(
         markdown=f"## statsfirst migration\n\n```json\n{__import__('json').dumps(totals, indent=2)}\n```\n",
         description=f"sessions: {sessions}",
     )
+    if reconcile_after and not dry_run:
+        report = reconcile(since=since, until=until, dsn_secret_block=dsn_secret_block)
+        totals["reconciled"] = report["reconciled"]
     return totals
 
 

@@ -280,6 +280,59 @@ def migrate_command(
     run_safely(action, resolved)
 
 
+# ----------------------------------------------------------------------------------------------- reconcile
+@app.command("reconcile")
+def reconcile_command(
+    dsn: DsnOption = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only legacy rows created on/after (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only legacy rows created before (YYYY-MM-DD).")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text (terminal summary), json, html (for clinicians) or csv.")
+    ] = "text",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the report to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Recompute from the legacy tables what the target should hold and compare (exit 0 reconciled, 1 mismatch)."""
+    import sys
+
+    from statsfirst.errors import UsageError
+    from statsfirst.pipeline.options import parse_day
+    from statsfirst.reconcile.formats import check_format, render
+    from statsfirst.reconcile.options import ReconcileOptions
+    from statsfirst.reconcile.render_text import summary_renderable
+    from statsfirst.reconcile.run import reconcile
+
+    def build_options() -> tuple[ReconcileOptions, str]:
+        fmt = check_format(output_format)
+        if output is not None and not output.parent.is_dir():
+            raise UsageError(f"--output {output}: folder {output.parent} does not exist", "create it or pick another")
+        return ReconcileOptions(since=parse_day(since, "--since"), until=parse_day(until, "--until")), fmt
+
+    options, fmt = run_safely(build_options)
+    resolved = _resolve(dsn)
+
+    def action() -> bool:
+        report = reconcile(resolved, options)
+        if output is None and fmt == "text":
+            console.print(summary_renderable(report))
+        elif output is None:
+            sys.stdout.write(render(report, fmt))
+        else:
+            try:
+                output.write_text(render(report, fmt), encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write --output {output}: {exc.strerror}", "pick a writable path") from None
+            verdict = "reconciled" if report.reconciled else "NOT reconciled"
+            err_console.print(f"{verdict}: {fmt} report written to {output}", highlight=False, soft_wrap=True)
+        return report.reconciled
+
+    reconciled = run_safely(action, resolved)
+    raise typer.Exit(0 if reconciled else 1)
+
+
 # ----------------------------------------------------------------------------------------------- embedded
 @embedded_app.command("stop")
 def embedded_stop() -> None:

@@ -13,11 +13,17 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import apply_migrations
 from statsfirst.legacy.baseline import init_legacy
 from statsfirst.legacy.generator import seed_legacy
+from statsfirst.paths import statsfirst_home
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
+from statsfirst.reconcile.options import ReconcileOptions
+from statsfirst.reconcile.render_html import render_html
+from statsfirst.reconcile.render_text import summary_renderable
+from statsfirst.reconcile.run import reconcile
 
 DEMO_DATABASE = "statsfirst_demo"
 DEMO_BAD_FRACTION = 0.02
+REPORT_NAME = "reconciliation-demo.html"
 
 
 def demo_database(dsn: ResolvedDsn) -> ResolvedDsn:
@@ -38,16 +44,21 @@ def run_demo(dsn: ResolvedDsn, *, sessions: int, seed: int, console: Console) ->
     console.print(f"database: {target.redacted()}", highlight=False, soft_wrap=True)
     with connection(target) as conn:
         created = init_legacy(conn, with_session_settings=True)
-        console.print(f"1/3 legacy baseline created ({len(created)} objects)")
-        report = seed_legacy(conn, sessions=sessions, seed=seed, bad_fraction=DEMO_BAD_FRACTION)
-        console.print(f"2/3 {report.summary()}", highlight=False)
+        console.print(f"1/5 legacy baseline created ({len(created)} objects)")
+        seeded = seed_legacy(conn, sessions=sessions, seed=seed, bad_fraction=DEMO_BAD_FRACTION)
+        console.print(f"2/5 {seeded.summary()}", highlight=False)
     applied = apply_migrations(target, target_schema="stats", log=lambda _line: None)
-    console.print(f"3/4 {applied.summary()}", highlight=False)
+    console.print(f"3/5 {applied.summary()}", highlight=False)
     summary = migrate(target, MigrateOptions(batch_size=1000))
-    console.print("4/4 migration finished:")
+    console.print("4/5 migration finished:")
     console.print(summary.render())
+    report = reconcile(target, ReconcileOptions())
+    path = statsfirst_home() / REPORT_NAME
+    path.write_text(render_html(report), encoding="utf-8")
+    console.print("5/5 reconciliation (recomputed from the legacy tables, independent of the counts above):")
+    console.print(summary_renderable(report))
+    console.print(f"Clinicians' report (open in any browser, works offline): {path}", highlight=False, soft_wrap=True)
     console.print(
-        "Held-back sessions and their reasons: statsfirst.quarantine; lineage: statsfirst.session_lineage. "
-        "The reconciliation report is not part of this release yet.",
+        "Held-back sessions and their reasons: statsfirst.quarantine; lineage: statsfirst.session_lineage.",
         highlight=False,
     )

@@ -1,0 +1,177 @@
+"""The reconciliation report: one plain data model that every renderer (json, csv, html, text, markdown) reads.
+
+It holds legacy ids and patient codes only. Names (patients, therapists, players) are never selected, and
+free-text legacy values that could hold one (file paths, error messages, session folders) are withheld from
+mismatch details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from statsfirst.transform.normalize import TARGET_TABLES
+
+ACCOUNTED_STATES = ("migrated", "quarantined", "skipped")
+
+
+@dataclass
+class SessionCounts:
+    legacy: int = 0
+    migrated: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    mismatched: int = 0
+
+
+@dataclass
+class TableCount:
+    """Rows a target table should hold (from the legacy side) and holds, for the sessions in scope."""
+
+    name: str
+    expected: int
+    actual: int
+    compared: bool = True  # export_history has no legacy source: its rows are counted, never a mismatch
+
+    @property
+    def delta(self) -> int:
+        return self.actual - self.expected
+
+    @property
+    def delta_pct(self) -> float | None:
+        return round(100.0 * self.delta / self.expected, 3) if self.expected else None
+
+    @property
+    def matches(self) -> bool:
+        return not self.compared or self.delta == 0
+
+
+@dataclass
+class Mismatch:
+    """One thing that does not reconcile, named by legacy id (and patient code) where it concerns a session."""
+
+    kind: str  # accounting | row_count | missing_row | unexpected_row | value | pipeline_counters
+    legacy_id: str | None = None
+    patient_code: str | None = None
+    table: str | None = None
+    row_key: str | None = None
+    column: str | None = None
+    expected: str | None = None
+    actual: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class ValueCheck:
+    segment_size: int = 0
+    segments: int = 0
+    segments_differing: int = 0
+    sessions_compared: int = 0
+    rows_compared: dict[str, int] = field(default_factory=dict)
+    sessions_with_differences: int = 0
+    differences_by_table: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class PatientRow:
+    """Per patient: sessions in the old system and what became of them (codes only, never names)."""
+
+    patient_code: str | None  # the code, or None when the session names no patient
+    registered: bool
+    legacy: int
+    migrated: int
+    quarantined: int
+    skipped: int
+    mismatched: int
+    overall_score_computable: int
+
+    @property
+    def label(self) -> str:
+        if self.patient_code is None:
+            return "(no identifiable patient)"
+        return self.patient_code if self.registered else f"{self.patient_code} (not registered)"
+
+
+@dataclass
+class Completeness:
+    migrated: int = 0
+    overall_score_computable: int = 0
+    not_computable_reasons: dict[str, int] = field(default_factory=dict)
+    bfr_gate_not_applied: int = 0
+    no_identifiable_patient: dict[str, int] = field(default_factory=dict)
+    point_rate_33hz: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineCounters:
+    """The latest completed migration run over the same range, as the pipeline counted it (a cross-check only)."""
+
+    run_id: str
+    migrated: int
+    quarantined: int
+    skipped: int
+    agrees: bool
+
+
+@dataclass
+class ReconciliationReport:
+    generated_at: str
+    target_schema: str
+    since: str | None
+    until: str | None
+    weights: str
+    legacy_session_settings: bool
+    sessions: SessionCounts
+    states: dict[str, int]
+    quarantine_reasons: dict[str, int]
+    skipped_reasons: dict[str, int]
+    tables: list[TableCount]
+    values: ValueCheck
+    completeness: Completeness
+    patients: list[PatientRow]
+    pipeline_counters: PipelineCounters | None
+    mismatch_counts: dict[str, int]
+    mismatches: list[Mismatch]
+    wall_seconds: float = 0.0
+
+    @property
+    def reconciled(self) -> bool:
+        return not any(self.mismatch_counts.values())
+
+    def table(self, name: str) -> TableCount:
+        return next(t for t in self.tables if t.name == name)
+
+    def as_json(self) -> dict[str, Any]:
+        """The documented JSON shape (README: statsfirst reconcile --format json)."""
+        return {
+            "reconciled": self.reconciled,
+            "generated_at": self.generated_at,
+            "scope": {
+                "since": self.since,
+                "until": self.until,
+                "target_schema": self.target_schema,
+                "weights": self.weights,
+                "legacy_session_settings": self.legacy_session_settings,
+            },
+            "sessions": asdict(self.sessions),
+            "states": dict(self.states),
+            "quarantine_reasons": dict(self.quarantine_reasons),
+            "skipped_reasons": dict(self.skipped_reasons),
+            "tables": {
+                t.name: {
+                    "expected": t.expected,
+                    "actual": t.actual,
+                    "delta": t.delta,
+                    "delta_pct": t.delta_pct,
+                    "compared": t.compared,
+                }
+                for t in sorted(self.tables, key=lambda t: TARGET_TABLES.index(t.name))
+            },
+            "values": asdict(self.values),
+            "completeness": asdict(self.completeness),
+            "patients": [{"label": p.label, **asdict(p)} for p in self.patients],
+            "pipeline_counters": asdict(self.pipeline_counters) if self.pipeline_counters else None,
+            "mismatch_counts": dict(self.mismatch_counts),
+            "mismatches": [asdict(m) for m in self.mismatches],
+            "wall_seconds": round(self.wall_seconds, 3),
+        }

@@ -1,0 +1,105 @@
+"""``statsfirst reconcile``: accounting, per-table counts, value checksums and completeness, in one snapshot."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import psycopg
+
+from statsfirst.db.connection import connection
+from statsfirst.db.dsn import ResolvedDsn
+from statsfirst.db.migrations import target_schema_for
+from statsfirst.errors import ConnectionProblem, SchemaStateError
+from statsfirst.reconcile import accounting, completeness, tables, values
+from statsfirst.reconcile.options import ReconcileOptions
+from statsfirst.reconcile.report import Mismatch, ReconciliationReport
+from statsfirst.reconcile.snapshot import relation_exists, snapshot
+from statsfirst.transform.scoring import COMPONENTS, PerformanceWeights
+
+REQUIRED_LEGACY = ("public.c3d_metadata", "public.analysis_results", "public.patients", "public.therapists")
+
+
+def reconcile(dsn: ResolvedDsn, options: ReconcileOptions) -> ReconciliationReport:
+    started = time.perf_counter()
+    target_schema = target_schema_for(dsn)
+    try:
+        with connection(dsn, application_name="statsfirst-reconcile") as conn, snapshot(conn, target_schema):
+            report = _reconcile(conn, options, target_schema)
+    except psycopg.OperationalError as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConnectionProblem(
+            f"the connection to {dsn.redacted()} failed during reconciliation: {dsn.scrub(first_line)}",
+            "check the server and re-run statsfirst reconcile (it writes nothing)",
+        ) from None
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schema: str) -> ReconciliationReport:
+    missing = [t for t in REQUIRED_LEGACY if not relation_exists(conn, t)]
+    if missing:
+        raise SchemaStateError(
+            f"the legacy table(s) {', '.join(missing)} are missing",
+            "point --dsn/DATABASE_URL at the legacy database",
+        )
+    with_settings = relation_exists(conn, "public.session_settings") and _is_legacy_settings(conn)
+    weights_text = accounting.latest_weights(conn)
+    weights = PerformanceWeights.parse(weights_text) if weights_text else PerformanceWeights()
+
+    booked = accounting.build_accounting(conn, options)
+    counters = accounting.pipeline_counters(conn, options, target_schema, booked.sessions)
+    tables.build_expected(conn, {f"w_{c}": float(getattr(weights, c)) for c in COMPONENTS}, with_settings)
+    values.build_actual(conn)
+    counts = tables.count_tables(conn)
+    row_mismatches = tables.table_mismatches(counts)
+    value_check, value_mismatches, value_sessions = values.check_values(conn, options.segment_size, options.listed)
+    complete = completeness.build_completeness(conn)
+    patients = completeness.build_patients(conn)
+
+    mismatches: list[Mismatch] = [*booked.mismatches, *row_mismatches, *value_mismatches]
+    mismatch_counts = {
+        "accounting": booked.mismatch_count,
+        "row_count": len(row_mismatches),
+        "values": value_sessions,
+        "pipeline_counters": 0,
+    }
+    if counters and not counters.agrees:
+        mismatch_counts["pipeline_counters"] = 1
+        mismatches.append(
+            Mismatch(
+                kind="pipeline_counters",
+                detail=(
+                    f"run {counters.run_id} counted {counters.migrated:,} migrated, {counters.quarantined:,} "
+                    f"quarantined, {counters.skipped:,} skipped; the legacy recount finds "
+                    f"{booked.sessions.migrated:,} / {booked.sessions.quarantined:,} / {booked.sessions.skipped:,}"
+                ),
+            )
+        )
+    return ReconciliationReport(
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        target_schema=target_schema,
+        since=options.since.isoformat() if options.since else None,
+        until=options.until.isoformat() if options.until else None,
+        weights=weights.as_text(),
+        legacy_session_settings=with_settings,
+        sessions=booked.sessions,
+        states=booked.states,
+        quarantine_reasons=booked.quarantine_reasons,
+        skipped_reasons=booked.skipped_reasons,
+        tables=counts,
+        values=value_check,
+        completeness=complete,
+        patients=patients,
+        pipeline_counters=counters,
+        mismatch_counts=mismatch_counts,
+        mismatches=mismatches,
+    )
+
+
+def _is_legacy_settings(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
+        "AND table_name = 'session_settings' AND column_name IN ('user_id', 'session_id', 'params')"
+    ).fetchone()
+    return bool(row and row[0] == 3)

@@ -1,0 +1,135 @@
+-- Reconciliation, part 1: helpers, the legacy sessions in scope, and what became of each one.
+--
+-- Runs inside one REPEATABLE READ transaction whose search_path is `<target schema>, pg_catalog`, so unqualified
+-- names are the target tables (or this transaction's rc_* temporary tables); the legacy tables are always
+-- qualified with `public.` and the bookkeeping ones with `statsfirst.`. Nothing here writes outside pg_temp, and
+-- every temporary object disappears when the transaction ends.
+--
+-- The expected side never reads the pipeline's counters: it is recomputed from the legacy rows with the rules of
+-- mapping.md and README "Rules where the mapping is silent".
+
+-- name: function_number
+-- A JSON number that a float8 holds unchanged, else NULL (strings, arrays, over- and underflow).
+-- One CASE expression, so the planner inlines it.
+CREATE FUNCTION pg_temp.rc_number(value jsonb) RETURNS float8
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN jsonb_typeof(value) = 'number'
+                 AND (value::numeric = 0 OR abs(value::numeric) BETWEEN 2.3e-308 AND 1.7e308)
+           THEN value::float8 END
+$$;
+
+-- name: function_text_number
+-- A number written as text (game points in game_metadata are strings), else NULL.
+CREATE FUNCTION pg_temp.rc_text_number(value text) RETURNS float8
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN btrim(value) ~ '^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,3})?$'
+           THEN btrim(value)::float8 END
+$$;
+
+-- name: function_reference
+-- A legacy patient/therapist reference, or NULL for the sentinels ('Unknown', empty, 'null', 'none', 'n/a').
+CREATE FUNCTION pg_temp.rc_reference(value text) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN lower(btrim(value, E' \t\n\r\f')) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
+                ELSE btrim(value, E' \t\n\r\f') END
+$$;
+
+-- name: function_side
+-- The side a channel_muscle_mapping entry names ('Left Quadriceps' -> left), else NULL.
+CREATE FUNCTION pg_temp.rc_side_named(mapping text) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN lower(mapping) LIKE '%left%' THEN 'left' WHEN lower(mapping) LIKE '%right%' THEN 'right' END
+$$;
+
+-- name: function_python_float
+-- A float as Python's json.dumps writes it (shortest round-trip digits, always with a '.' or an exponent).
+CREATE FUNCTION pg_temp.rc_python_float(value float8) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN value::text ~ '[.eEn]' THEN value::text ELSE value::text || '.0' END
+$$;
+
+-- name: function_canonical_json
+-- Canonical JSON (keys sorted by code point, no spaces), as json.dumps(sort_keys=True, separators=(",", ":"))
+-- writes it after json.loads: the input of signal_processing_cache.processing_request_hash.
+CREATE FUNCTION pg_temp.rc_canonical_json(value jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE jsonb_typeof(value)
+        WHEN 'object' THEN '{' || coalesce((
+            SELECT string_agg(to_json(e.key)::text || ':' || pg_temp.rc_canonical_json(e.value), ','
+                              ORDER BY e.key COLLATE "C")
+            FROM jsonb_each(value) e), '') || '}'
+        WHEN 'array' THEN '[' || coalesce((
+            SELECT string_agg(pg_temp.rc_canonical_json(e.value), ',' ORDER BY e.n)
+            FROM jsonb_array_elements(value) WITH ORDINALITY e(value, n)), '') || ']'
+        WHEN 'number' THEN CASE WHEN value::text ~ '^-?[0-9]+$' THEN value::text
+                                ELSE pg_temp.rc_python_float(value::float8) END
+        ELSE value::text
+    END
+$$;
+
+-- name: scope
+-- Every legacy session in range (created_at in [since, until)), with who it belongs to and whether the rule
+-- "pending/processing sessions are skipped (not_yet_processed)" applies to it.
+CREATE TEMP TABLE rc_scope ON COMMIT DROP AS
+SELECT c.id AS session_id,
+       c.processing_status IN ('pending', 'processing') AS expect_skip,
+       c.processing_status,
+       coalesce(pg_temp.rc_reference(c.resolved_patient_id), pg_temp.rc_reference(c.patient_id)) AS patient_candidate,
+       p.patient_code,
+       c.sampling_rate
+FROM public.c3d_metadata c
+LEFT JOIN public.patients p
+       ON p.patient_code = coalesce(pg_temp.rc_reference(c.resolved_patient_id), pg_temp.rc_reference(c.patient_id))
+WHERE (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR c.created_at < %(until)s::timestamptz);
+
+-- name: accounting
+-- Where each session in scope actually is: the target's therapy_sessions, an open quarantine entry, neither or
+-- both. A session must be in exactly one of migrated / quarantined / skipped; every other state is a mismatch.
+CREATE TEMP TABLE rc_accounting ON COMMIT DROP AS
+WITH located AS (
+    SELECT s.*,
+           coalesce(s.expect_skip, false) AS skip_rule,
+           t.id IS NOT NULL AS in_target,
+           q.legacy_session_id IS NOT NULL AS in_quarantine,
+           q.reasons[1] AS quarantine_reason
+    FROM rc_scope s
+    LEFT JOIN therapy_sessions t ON t.id = s.session_id
+    LEFT JOIN statsfirst.quarantine q ON q.legacy_session_id = s.session_id AND q.resolved_at IS NULL
+)
+SELECT session_id, patient_candidate, patient_code, sampling_rate, skip_rule, in_target, in_quarantine,
+       quarantine_reason,
+       CASE
+           WHEN NOT skip_rule AND in_target AND NOT in_quarantine THEN 'migrated'
+           WHEN NOT skip_rule AND in_quarantine AND NOT in_target THEN 'quarantined'
+           WHEN skip_rule AND NOT in_target AND NOT in_quarantine THEN 'skipped'
+           WHEN NOT skip_rule AND NOT in_target AND NOT in_quarantine THEN 'unaccounted'
+           WHEN NOT skip_rule THEN 'migrated_and_quarantined'
+           WHEN in_target AND in_quarantine THEN 'skipped_but_migrated_and_quarantined'
+           WHEN in_target THEN 'skipped_but_migrated'
+           ELSE 'skipped_but_quarantined'
+       END AS state
+FROM located;
+CREATE UNIQUE INDEX ON rc_accounting (session_id);
+
+-- name: orphans
+-- Target sessions and open quarantine entries whose legacy row no longer exists (in range by their own dates).
+SELECT 'target_without_legacy_row' AS state, t.id::text AS session_id, t.patient_id AS patient_code
+FROM therapy_sessions t
+WHERE NOT EXISTS (SELECT 1 FROM public.c3d_metadata c WHERE c.id = t.id)
+  AND (%(since)s::timestamptz IS NULL OR t.created_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR t.created_at < %(until)s::timestamptz)
+UNION ALL
+SELECT 'quarantine_without_legacy_row', q.legacy_session_id::text, NULL
+FROM statsfirst.quarantine q
+WHERE q.resolved_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM public.c3d_metadata c WHERE c.id = q.legacy_session_id)
+  AND (%(since)s::timestamptz IS NULL OR (q.payload #>> '{c3d_metadata,created_at}')::timestamptz >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR (q.payload #>> '{c3d_metadata,created_at}')::timestamptz < %(until)s::timestamptz)
+ORDER BY 2;

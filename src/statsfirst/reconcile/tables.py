@@ -1,0 +1,56 @@
+"""Per table: rows expected from the legacy side (the rc_exp_* tables of expected.sql, for the sessions that should
+be migrated) against the rows the target holds for the sessions in scope.
+
+export_history has no legacy source; its rows (written by the new system's exports) are counted, not judged.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from statsfirst.reconcile.queries import names, query, text
+from statsfirst.reconcile.report import Mismatch, TableCount
+from statsfirst.transform.normalize import TARGET_TABLES
+
+NO_LEGACY_SOURCE = ("export_history",)
+SESSION_KEY = {"therapy_sessions": "id"}
+
+
+def build_expected(conn: psycopg.Connection, weights: dict[str, float], with_settings: bool) -> None:
+    """Runs expected.sql: rc_expected, rc_current, rc_settings, rc_linked, rc_channel and the rc_exp_* tables."""
+    for name in names("expected"):
+        if name == ("no_linked_settings" if with_settings else "linked_settings"):
+            continue
+        conn.execute(query("expected", name), weights if "%(w_" in text("expected", name) else None)
+
+
+def count_tables(conn: psycopg.Connection) -> list[TableCount]:
+    counts = []
+    for table in TARGET_TABLES:
+        key = sql.Identifier(SESSION_KEY.get(table, "session_id"))
+        actual = conn.execute(
+            sql.SQL("SELECT count(*) FROM {table} t JOIN rc_scope s ON s.session_id = t.{key}").format(
+                table=sql.Identifier(table), key=key
+            )
+        ).fetchone()
+        if table in NO_LEGACY_SOURCE:
+            counts.append(TableCount(table, 0, int(actual[0]) if actual else 0, compared=False))
+            continue
+        expected = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(f"rc_exp_{table}"))).fetchone()
+        counts.append(TableCount(table, int(expected[0]) if expected else 0, int(actual[0]) if actual else 0))
+    return counts
+
+
+def table_mismatches(counts: list[TableCount]) -> list[Mismatch]:
+    return [
+        Mismatch(
+            kind="row_count",
+            table=t.name,
+            expected=str(t.expected),
+            actual=str(t.actual),
+            detail=f"{t.name}: {t.expected:,} rows expected from the legacy data, {t.actual:,} in the target",
+        )
+        for t in counts
+        if not t.matches
+    ]
