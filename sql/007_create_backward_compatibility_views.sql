@@ -70,6 +70,23 @@ COMMENT ON FUNCTION statsfirst.compat_analytics_residual(jsonb) IS
     'analysis_lineage.legacy_analysis.analytics_residual by the migration); analysis_results_view merges it with '
     'the values rebuilt from emg_statistics. NULL when analytics_data is {} or not an object.';
 
+-- Lineage written before this file existed (or with an older residual definition) gets its residual now, from the
+-- legacy rows, so applying 007 to an already-migrated database makes analysis_results_view complete at once.
+-- Skipped when the legacy table is gone (archived): then the stored residuals are all there is.
+DO $$
+BEGIN
+    IF to_regclass('public.analysis_results') IS NOT NULL THEN
+        UPDATE statsfirst.analysis_lineage AS l
+        SET legacy_analysis = l.legacy_analysis
+            || jsonb_build_object('analytics_residual', statsfirst.compat_analytics_residual(a.analytics_data))
+        FROM public.analysis_results AS a
+        WHERE a.id = l.legacy_analysis_id
+          AND l.legacy_analysis -> 'analytics_residual'
+              IS DISTINCT FROM coalesce(statsfirst.compat_analytics_residual(a.analytics_data), 'null'::jsonb);
+    END IF;
+END
+$$;
+
 -- The legacy analysis file_hash as a plain column, for the by-hash read of analysis_results_view. A plain column
 -- (not an index on the JSON expression): under RLS only leakproof conditions may drive an index scan, and text
 -- equality is leakproof while the jsonb ->> operator is not.
@@ -311,6 +328,5 @@ COMMENT ON TRIGGER c3d_metadata_view_write ON public.c3d_metadata_view IS
 REVOKE ALL ON public.c3d_metadata_view, public.analysis_results_view FROM PUBLIC, anon, authenticated;
 GRANT SELECT ON public.c3d_metadata_view, public.analysis_results_view TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.c3d_metadata_view, public.analysis_results_view TO service_role;
+-- trigger functions: EXECUTE is checked when the trigger is created, not when it fires
 REVOKE ALL ON FUNCTION statsfirst_compat_analysis_results_write(), statsfirst_compat_c3d_metadata_write() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION statsfirst_compat_analysis_results_write(), statsfirst_compat_c3d_metadata_write()
-    TO authenticated, service_role;

@@ -84,3 +84,9 @@ def as_role() -> Callable[[psycopg.Connection, str, uuid.UUID | None], None]:
 def public_views_db(make_database: Callable[[], ResolvedDsn]) -> ViewsDb:
     """A smaller database whose target schema is `public` itself (views next to the new tables)."""
     return build(make_database, sessions=150, target="public")
+
+
+@pytest.fixture
+def small_views_db(make_database: Callable[[], ResolvedDsn]) -> ViewsDb:
+    """A small migrated database of the test's own (for tests that re-apply the schema)."""
+    return build(make_database, sessions=150, target=TARGET)

@@ -6,6 +6,7 @@ import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -108,3 +109,20 @@ def test_migrate_refuses_a_schema_without_007(make_database: Callable[[], Resolv
     apply_migrations(dsn, target_schema=TARGET, sql_root=_copy_sql(tmp_path, without=VIEW_FILE), log=quiet)
     with pytest.raises(SchemaStateError, match=r"not up to date: 007_create_backward_compatibility_views\.sql"):
         migrate(dsn, MigrateOptions(), log=quiet)
+
+
+def test_applying_007_to_lineage_without_residuals_backfills_them(small_views_db: Any, tmp_path: Path) -> None:
+    """A database migrated before 007 existed (lineage without analytics residuals) is complete once 007 runs."""
+    snapshot = "SELECT id, analytics_data FROM public.analysis_results_view ORDER BY id"
+    with psycopg.connect(small_views_db.dsn.conninfo) as conn:
+        before = conn.execute(snapshot).fetchall()
+        conn.execute("UPDATE statsfirst.analysis_lineage SET legacy_analysis = legacy_analysis - 'analytics_residual'")
+        conn.commit()
+        assert all(data == {} for _, data in conn.execute(snapshot).fetchall())
+    assert any(data != {} for _, data in before)
+
+    root = _copy_sql(tmp_path)
+    (root / VIEW_FILE).write_text((root / VIEW_FILE).read_text() + "\n-- edited\n")
+    assert [m.version for m, _ in apply_migrations(small_views_db.dsn, sql_root=root, log=quiet).applied] == ["007"]
+    with psycopg.connect(small_views_db.dsn.conninfo) as conn:
+        assert conn.execute(snapshot).fetchall() == before
