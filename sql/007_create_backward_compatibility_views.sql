@@ -70,19 +70,22 @@ COMMENT ON FUNCTION statsfirst.compat_analytics_residual(jsonb) IS
     'analysis_lineage.legacy_analysis.analytics_residual by the migration); analysis_results_view merges it with '
     'the values rebuilt from emg_statistics. NULL when analytics_data is {} or not an object.';
 
--- Lineage written before this file existed (or with an older residual definition) gets its residual now, from the
--- legacy rows, so applying 007 to an already-migrated database makes analysis_results_view complete at once.
--- Skipped when the legacy table is gone (archived): then the stored residuals are all there is.
+-- Lineage written before this file existed (no analytics_residual key) gets its residual now, from the legacy rows,
+-- so applying 007 to an already-migrated database makes analysis_results_view complete at once: the residual of the
+-- session's current analysis (mapping.md: newest with a non-empty analytics_data; the only one the view reads),
+-- null for its other rows. Skipped when the legacy table is gone (archived).
 DO $$
 BEGIN
     IF to_regclass('public.analysis_results') IS NOT NULL THEN
         UPDATE statsfirst.analysis_lineage AS l
-        SET legacy_analysis = l.legacy_analysis
-            || jsonb_build_object('analytics_residual', statsfirst.compat_analytics_residual(a.analytics_data))
+        SET legacy_analysis = l.legacy_analysis || jsonb_build_object('analytics_residual',
+                CASE WHEN a.id = (SELECT n.id FROM public.analysis_results AS n
+                                  WHERE n.c3d_metadata_id = a.c3d_metadata_id
+                                    AND jsonb_typeof(n.analytics_data) = 'object' AND n.analytics_data <> '{}'::jsonb
+                                  ORDER BY n.created_at DESC, n.id DESC LIMIT 1)
+                     THEN statsfirst.compat_analytics_residual(a.analytics_data) END)
         FROM public.analysis_results AS a
-        WHERE a.id = l.legacy_analysis_id
-          AND l.legacy_analysis -> 'analytics_residual'
-              IS DISTINCT FROM coalesce(statsfirst.compat_analytics_residual(a.analytics_data), 'null'::jsonb);
+        WHERE a.id = l.legacy_analysis_id AND NOT l.legacy_analysis ? 'analytics_residual';
     END IF;
 END
 $$;
