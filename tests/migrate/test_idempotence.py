@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from conftest import TARGET, TARGET_TABLES, rows, run, scalar, seeded_database, table_digests
+from migration_support import TARGET, TARGET_TABLES, rows, run, scalar, seeded_database, table_digests
 from statsfirst.db.dsn import ResolvedDsn
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-from conftest import TARGET, rows, run, scalar, seeded_database
+from migration_support import TARGET, rows, run, scalar, seeded_database
 from statsfirst.db.dsn import ResolvedDsn
 
 SESSIONS = 40

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import TARGET, rows, run, scalar, seeded_database, table_digests
+from migration_support import TARGET, rows, run, scalar, seeded_database, table_digests
 from statsfirst.db.dsn import ResolvedDsn
 
 SESSIONS = 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from conftest import WORKED_ANALYTICS, WORKED_PARAMS, HandBuilt, bfr_side, channel, run
+from migration_support import WORKED_ANALYTICS, WORKED_PARAMS, HandBuilt, bfr_side, channel, run
 from statsfirst.errors import UsageError
 from statsfirst.transform import scoring
 from statsfirst.transform.scoring import PerformanceWeights

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import WORKED_PARAMS, HandBuilt, run
+from migration_support import WORKED_PARAMS, HandBuilt, run
 from statsfirst.transform.scoring import PerformanceWeights
 
 TOL = 1e-3

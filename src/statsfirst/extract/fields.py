@@ -26,6 +26,14 @@ CHANNEL_NUMBERS: tuple[str, ...] = (
     "expected_contractions",
 )
 
+# The channel numbers emg_statistics keeps in a column of its own (sql/007 rebuilds them for analysis_results_view;
+# statsfirst.compat_stored_channel_keys() must list the same). The others stay in the analysis' residual.
+STORED_CHANNEL_NUMBERS: tuple[str, ...] = tuple(
+    name for name in CHANNEL_NUMBERS if name not in ("expected_contractions", "duration_threshold_actual_value")
+)
+# Parts of a channel object the Statistics-First design does not keep (re-derived from the C3D file on demand).
+NOT_KEPT_CHANNEL_PARTS: tuple[str, ...] = ("contractions", "signal_processing", "errors")
+
 # Temporal statistics blocks and the fields of each that are kept (<metric>_mean / <metric>_std).
 TEMPORAL_BLOCKS: dict[str, str] = {
     "rms_temporal_stats": "rms",
@@ -92,3 +100,11 @@ SETTINGS_NUMBER_PATHS: tuple[str, ...] = (
         for f in ("aop_measured", "applied_pressure", "percentage_aop", "application_time_minutes")
     ),
 )
+
+
+def residual_rest_column() -> str:
+    return "residual:rest"
+
+
+def residual_block_column(block: str) -> str:
+    return f"residual:{block}"

@@ -17,14 +17,18 @@ from psycopg import sql
 from statsfirst.extract.copy_reader import copy_frame
 from statsfirst.extract.fields import (
     CHANNEL_NUMBERS,
+    NOT_KEPT_CHANNEL_PARTS,
     PARAMETER_NUMBERS,
     SETTINGS_NUMBER_PATHS,
+    STORED_CHANNEL_NUMBERS,
     TEMPORAL_BLOCKS,
     TEMPORAL_FIELDS,
     block_shape_column,
     raw_block_column,
     raw_number_column,
     raw_parameter_column,
+    residual_block_column,
+    residual_rest_column,
 )
 
 LEGACY = sql.Identifier("public")
@@ -180,6 +184,22 @@ def _channel_field_columns() -> sql.Composable:
                     alias=sql.Identifier(raw_block_column(block, field_name)),
                 )
             )
+    # What emg_statistics does not keep, for the compatibility view: the channel minus its stored numbers, the
+    # temporal blocks and the parts not kept; each temporal block minus mean_value/std_value.
+    dropped = [*NOT_KEPT_CHANNEL_PARTS, *STORED_CHANNEL_NUMBERS, *TEMPORAL_BLOCKS]
+    items.append(
+        sql.SQL(
+            "CASE WHEN jsonb_typeof(ch.value) = 'object' THEN (ch.value - {dropped}::text[])::text END AS {alias}"
+        ).format(dropped=sql.Literal(dropped), alias=sql.Identifier(residual_rest_column()))
+    )
+    for block in TEMPORAL_BLOCKS:
+        items.append(
+            sql.SQL(
+                "CASE WHEN jsonb_typeof(ch.value -> {key}) = 'object' "
+                "THEN ((ch.value -> {key}) - 'mean_value' - 'std_value')::text "
+                "ELSE (ch.value -> {key})::text END AS {alias}"
+            ).format(key=sql.Literal(block), alias=sql.Identifier(residual_block_column(block)))
+        )
     for name in PARAMETER_NUMBERS:
         items.append(
             sql.SQL(
@@ -231,6 +251,8 @@ CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
         for column in (block_shape_column(block), *(raw_block_column(block, f) for f in TEMPORAL_FIELDS))
     },
     **{raw_parameter_column(name): pl.String for name in PARAMETER_NUMBERS},
+    residual_rest_column(): pl.String,
+    **{residual_block_column(block): pl.String for block in TEMPORAL_BLOCKS},
 }
 
 SETTINGS_QUERY = sql.SQL(

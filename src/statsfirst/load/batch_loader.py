@@ -55,6 +55,7 @@ def split(batch: NormalizedBatch, keep: set[str]) -> NormalizedBatch:
         skipped=only(batch.skipped),
         lineage=only(batch.lineage),
         session_ids=[s for s in batch.session_ids if s in keep],
+        residuals=only(batch.residuals),
     )
 
 
@@ -75,7 +76,9 @@ def load_batch(
         found: list[pl.DataFrame] = []
         _bisect(conn, schema, batch, _loadable(batch), run_id, found)
         problems = pl.concat([batch.problems, *found], how="vertical_relaxed")
-        batch = NormalizedBatch(batch.tables, problems, batch.skipped, batch.lineage, batch.session_ids)
+        batch = NormalizedBatch(
+            batch.tables, problems, batch.skipped, batch.lineage, batch.session_ids, batch.residuals
+        )
         with conn.transaction():
             outcome = _write(conn, schema, batch, run_id)
             commit_ledger(conn, outcome)
@@ -143,7 +146,7 @@ def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id
     for spec in TABLE_SPECS:
         outcome.upserted[spec.name] = upsert(conn, schema, spec, stages[spec.name])
     delete_stale_children(conn, schema, stages, existing)
-    write_lineage(conn, schema, good.lineage, run_id)
+    write_lineage(conn, schema, good.lineage, good.residuals, run_id)
     write_quarantine(conn, batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids))), run_id)
     resolve_quarantine(conn, run_id)
     outcome.migrated = good.tables["therapy_sessions"].height

@@ -21,9 +21,10 @@ ANALYSIS_LINEAGE = """
         'total_contractions_count', a.total_contractions_count, 'contractions_data', a.contractions_data,
         'mvc_values', a.mvc_values, 'compliance_scores', a.compliance_scores, 'temporal_stats', a.temporal_stats,
         'created_at', a.created_at, 'expires_at', a.expires_at,
-        'analytics_residual', statsfirst.compat_analytics_residual(a.analytics_data))
+        'analytics_residual', r.analytics_residual::jsonb)
 """
-# analytics_residual: what emg_statistics cannot hold (sql/007, read by analysis_results_view)
+# analytics_residual: what emg_statistics does not keep, built per current analysis by
+# transform/analytics_residual.py (NULL for other analyses); read by analysis_results_view (sql/007)
 
 
 def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: str) -> int:
@@ -41,8 +42,9 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
             pl.col("failures")
             .list.eval(pl.element().struct.json_encode())
             .list.join(",")
-            .map_elements(lambda s: f"[{s}]", return_dtype=pl.String)
             .alias("failures")
+        )
+        .with_columns((pl.lit("[") + pl.col("failures") + pl.lit("]")).alias("failures")
         )
     )
     copy_to_staging_raw(conn, grouped)
@@ -92,7 +94,9 @@ def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
     return max(cursor.rowcount, 0)
 
 
-def write_lineage(conn: psycopg.Connection, schema: str, lineage: pl.DataFrame, run_id: str) -> None:
+def write_lineage(
+    conn: psycopg.Connection, schema: str, lineage: pl.DataFrame, residuals: pl.DataFrame, run_id: str
+) -> None:
     conn.execute(
         "CREATE TEMP TABLE stage_lineage (session_id uuid, raw_patient_id text, raw_resolved_patient_id text, "
         "raw_therapist_id text, raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, "
@@ -122,11 +126,15 @@ def write_lineage(conn: psycopg.Connection, schema: str, lineage: pl.DataFrame, 
         """,
         {"run": run_id},
     )
+    conn.execute("CREATE TEMP TABLE stage_residual (analysis_id uuid, analytics_residual text) ON COMMIT DROP")
+    with conn.cursor() as cur, cur.copy("COPY stage_residual FROM STDIN (FORMAT csv)") as copy:
+        copy.write(residuals.select("analysis_id", "analytics_residual").write_csv(include_header=False).encode())
     conn.execute(
         f"""
         INSERT INTO statsfirst.analysis_lineage AS l (legacy_analysis_id, legacy_session_id, legacy_analysis, run_id)
         SELECT a.id, a.c3d_metadata_id, {ANALYSIS_LINEAGE}, %(run)s
         FROM public.analysis_results a JOIN stage_therapy_sessions t ON t.id = a.c3d_metadata_id
+        LEFT JOIN stage_residual r ON r.analysis_id = a.id
         ON CONFLICT (legacy_analysis_id) DO UPDATE SET legacy_session_id = EXCLUDED.legacy_session_id,
             legacy_analysis = EXCLUDED.legacy_analysis, run_id = EXCLUDED.run_id
         WHERE l.legacy_analysis IS DISTINCT FROM EXCLUDED.legacy_analysis

@@ -13,6 +13,7 @@ from datetime import datetime
 import polars as pl
 
 from statsfirst.extract.legacy_reader import LegacyBatch
+from statsfirst.transform.analytics_residual import RESIDUAL_SCHEMA, build_analysis_residuals
 from statsfirst.transform.bfr_monitoring import build_bfr_monitoring
 from statsfirst.transform.channels import decode_channels
 from statsfirst.transform.emg_statistics import build_emg_statistics
@@ -48,6 +49,8 @@ class NormalizedBatch:
     skipped: pl.DataFrame
     lineage: pl.DataFrame
     session_ids: list[str] = field(default_factory=list)
+    # per current analysis: what emg_statistics does not keep (analysis_lineage; read by analysis_results_view)
+    residuals: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RESIDUAL_SCHEMA))
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
         skipped=skipped,
         lineage=_lineage(active, analyses, settings_rows),
         session_ids=sessions["session_id"].to_list(),
+        residuals=build_analysis_residuals(channels),
     )
 
 
