@@ -8,8 +8,10 @@
 --   * values the target normalised or does not store (raw patient/therapist references, 0/[] sentinels,
 --     bucket_name, object_metadata, size_category, ...) come from the lineage record of the session
 --     (statsfirst.session_lineage.legacy_c3d) or of the analysis (statsfirst.analysis_lineage.legacy_analysis);
---   * analytics_data is rebuilt from emg_statistics, plus the per-channel fields emg_statistics has no column for
---     (statsfirst.compat_analytics_residual below, stored in the analysis lineage when the session is migrated).
+--   * analytics_data is rebuilt from emg_statistics, plus the per-channel fields emg_statistics has no column for:
+--     the "residual" of the current analysis, which the migration stores in its analysis lineage record
+--     (legacy_analysis.analytics_residual; defined by statsfirst.compat_analytics_residual below, which also
+--     backfills lineage written before this file existed).
 --     The per-channel `contractions` list, the `signal_processing` block and `errors` are not reproduced (the
 --     Statistics-First design re-derives them from the C3D file); non-current analysis rows show {}.
 --
@@ -66,8 +68,8 @@ AS $$
     ) END
 $$;
 COMMENT ON FUNCTION statsfirst.compat_analytics_residual(jsonb) IS
-    'The part of a legacy analytics_data that emg_statistics does not store, per channel (stored in '
-    'analysis_lineage.legacy_analysis.analytics_residual by the migration); analysis_results_view merges it with '
+    'The part of a legacy analytics_data that emg_statistics does not store, per channel (what the migration '
+    'stores in analysis_lineage.legacy_analysis.analytics_residual); analysis_results_view merges it with '
     'the values rebuilt from emg_statistics. NULL when analytics_data is {} or not an object.';
 
 -- Lineage written before this file existed (no analytics_residual key) gets its residual now, from the legacy rows,
@@ -190,59 +192,72 @@ SELECT
     c.processing_version,
     -- signal_processing_cache.processing_params is {} for a legacy NULL; the lineage has the legacy value
     nullif(l.legacy_analysis -> 'processing_params', 'null'::jsonb) AS processing_params,
-    CASE
-        WHEN jsonb_typeof(l.legacy_analysis -> 'analytics_residual') = 'object'
-             -- the current analysis: the newest row of the session with a non-empty analytics_data (mapping.md)
-             AND c.id = (SELECT o.id
-                         FROM signal_processing_cache AS o
-                         JOIN statsfirst.analysis_lineage AS ol ON ol.legacy_analysis_id = o.id
-                         WHERE o.session_id = c.session_id
-                           AND jsonb_typeof(ol.legacy_analysis -> 'analytics_residual') = 'object'
-                         ORDER BY o.created_at DESC, o.id DESC
-                         LIMIT 1)
-        THEN coalesce((
-            SELECT jsonb_object_agg(e.channel_name,
-                       jsonb_strip_nulls(jsonb_build_object(
-                           'contraction_count', e.total_contractions::double precision,
-                           'good_contraction_count', e.good_contractions_both::double precision,
-                           'mvc_contraction_count', e.good_contractions_intensity::double precision,
-                           'duration_contraction_count', e.good_contractions_duration::double precision,
-                           'avg_duration_ms', e.avg_duration_ms,
-                           'min_duration_ms', e.min_duration_ms,
-                           'max_duration_ms', e.max_duration_ms,
-                           'total_time_under_tension_ms', e.total_time_under_tension_ms,
-                           'avg_amplitude', e.avg_amplitude,
-                           'max_amplitude', e.max_amplitude,
-                           'rms', e.rms,
-                           'mav', e.mav,
-                           'mpf', e.mpf,
-                           'mdf', e.mdf,
-                           'fatigue_index_fi_nsm5', e.fatigue_index,
-                           'mvc_threshold_actual_value', e.mvc_peak_value * e.mvc_threshold_percentage))
-                       || coalesce((
-                           SELECT jsonb_object_agg(r.key,
-                                      CASE WHEN jsonb_typeof(r.value) = 'object' THEN
-                                          jsonb_strip_nulls(CASE r.key
-                                              WHEN 'rms_temporal_stats' THEN
-                                                  jsonb_build_object('mean_value', e.rms_mean, 'std_value', e.rms_std)
-                                              WHEN 'mav_temporal_stats' THEN
-                                                  jsonb_build_object('mean_value', e.mav_mean, 'std_value', e.mav_std)
-                                              WHEN 'mpf_temporal_stats' THEN
-                                                  jsonb_build_object('mean_value', e.mpf_mean, 'std_value', e.mpf_std)
-                                              WHEN 'mdf_temporal_stats' THEN
-                                                  jsonb_build_object('mean_value', e.mdf_mean, 'std_value', e.mdf_std)
-                                              WHEN 'fatigue_index_temporal_stats' THEN
-                                                  jsonb_build_object('mean_value', e.fatigue_index_mean,
-                                                                     'std_value', e.fatigue_index_std)
-                                              ELSE '{}'::jsonb END) || r.value
-                                      ELSE r.value END)
-                           FROM jsonb_each(l.legacy_analysis -> 'analytics_residual' -> e.channel_name) AS r
-                       ), '{}'::jsonb))
-            FROM emg_statistics AS e
-            WHERE e.session_id = c.session_id
-        ), '{}'::jsonb)
-        ELSE '{}'::jsonb
-    END AS analytics_data,
+    CASE WHEN jsonb_typeof(l.legacy_analysis -> 'analytics_residual') = 'object'
+              -- the current analysis (mapping.md: the newest with a non-empty analytics_data) is the only one the
+              -- migration stores a residual for; the check keeps older lineage (a residual on every non-empty
+              -- analysis) right too
+              AND NOT EXISTS (SELECT FROM signal_processing_cache AS o
+                              JOIN statsfirst.analysis_lineage AS ol ON ol.legacy_analysis_id = o.id
+                              WHERE o.session_id = c.session_id AND (o.created_at, o.id) > (c.created_at, c.id)
+                                AND jsonb_typeof(ol.legacy_analysis -> 'analytics_residual') = 'object')
+    THEN coalesce((
+        -- per channel: the residual (keys emg_statistics has no column for, and stored keys whose legacy value
+        -- was null), the stored numbers that are not null, and each temporal block the residual has: its stored
+        -- mean_value/std_value merged into the residual's rest of the block (blocks the legacy lacked stay absent)
+        SELECT jsonb_object_agg(e.channel_name,
+                   r.res
+                   || jsonb_strip_nulls(jsonb_build_object(
+                       'contraction_count', e.total_contractions::double precision,
+                       'good_contraction_count', e.good_contractions_both::double precision,
+                       'mvc_contraction_count', e.good_contractions_intensity::double precision,
+                       'duration_contraction_count', e.good_contractions_duration::double precision,
+                       'avg_duration_ms', e.avg_duration_ms,
+                       'min_duration_ms', e.min_duration_ms,
+                       'max_duration_ms', e.max_duration_ms,
+                       'total_time_under_tension_ms', e.total_time_under_tension_ms,
+                       'avg_amplitude', e.avg_amplitude,
+                       'max_amplitude', e.max_amplitude,
+                       'rms', e.rms,
+                       'mav', e.mav,
+                       'mpf', e.mpf,
+                       'mdf', e.mdf,
+                       'fatigue_index_fi_nsm5', e.fatigue_index,
+                       'mvc_threshold_actual_value', e.mvc_peak_value * e.mvc_threshold_percentage))
+                   || (jsonb_build_object(
+                       'rms_temporal_stats', CASE WHEN jsonb_typeof(r.res -> 'rms_temporal_stats') = 'object'
+                           THEN jsonb_strip_nulls(jsonb_build_object('mean_value', e.rms_mean, 'std_value', e.rms_std))
+                                || (r.res -> 'rms_temporal_stats')
+                           ELSE r.res -> 'rms_temporal_stats' END,
+                       'mav_temporal_stats', CASE WHEN jsonb_typeof(r.res -> 'mav_temporal_stats') = 'object'
+                           THEN jsonb_strip_nulls(jsonb_build_object('mean_value', e.mav_mean, 'std_value', e.mav_std))
+                                || (r.res -> 'mav_temporal_stats')
+                           ELSE r.res -> 'mav_temporal_stats' END,
+                       'mpf_temporal_stats', CASE WHEN jsonb_typeof(r.res -> 'mpf_temporal_stats') = 'object'
+                           THEN jsonb_strip_nulls(jsonb_build_object('mean_value', e.mpf_mean, 'std_value', e.mpf_std))
+                                || (r.res -> 'mpf_temporal_stats')
+                           ELSE r.res -> 'mpf_temporal_stats' END,
+                       'mdf_temporal_stats', CASE WHEN jsonb_typeof(r.res -> 'mdf_temporal_stats') = 'object'
+                           THEN jsonb_strip_nulls(jsonb_build_object('mean_value', e.mdf_mean, 'std_value', e.mdf_std))
+                                || (r.res -> 'mdf_temporal_stats')
+                           ELSE r.res -> 'mdf_temporal_stats' END,
+                       'fatigue_index_temporal_stats',
+                       CASE WHEN jsonb_typeof(r.res -> 'fatigue_index_temporal_stats') = 'object'
+                           THEN jsonb_strip_nulls(jsonb_build_object('mean_value', e.fatigue_index_mean,
+                                                                     'std_value', e.fatigue_index_std))
+                                || (r.res -> 'fatigue_index_temporal_stats')
+                           ELSE r.res -> 'fatigue_index_temporal_stats' END)
+                       - ARRAY[
+                       CASE WHEN NOT r.res ? 'rms_temporal_stats' THEN 'rms_temporal_stats' END,
+                       CASE WHEN NOT r.res ? 'mav_temporal_stats' THEN 'mav_temporal_stats' END,
+                       CASE WHEN NOT r.res ? 'mpf_temporal_stats' THEN 'mpf_temporal_stats' END,
+                       CASE WHEN NOT r.res ? 'mdf_temporal_stats' THEN 'mdf_temporal_stats' END,
+                       CASE WHEN NOT r.res ? 'fatigue_index_temporal_stats' THEN 'fatigue_index_temporal_stats' END]))
+        -- OFFSET 0 keeps the residual extracted once per row and per channel instead of once per reference
+        FROM (SELECT l.legacy_analysis -> 'analytics_residual' AS channels OFFSET 0) AS x
+        CROSS JOIN emg_statistics AS e
+        CROSS JOIN LATERAL (SELECT coalesce(x.channels -> e.channel_name, '{}'::jsonb) AS res OFFSET 0) AS r
+        WHERE e.session_id = c.session_id
+    ), '{}'::jsonb) ELSE '{}'::jsonb END AS analytics_data,
     NULL::jsonb AS emg_signals,  -- never populated in legacy, never read by the migration
     nullif(l.legacy_analysis -> 'contractions_data', 'null'::jsonb) AS contractions_data,
     nullif(l.legacy_analysis -> 'mvc_values', 'null'::jsonb) AS mvc_values,

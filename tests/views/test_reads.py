@@ -266,3 +266,33 @@ def test_current_analysis_analytics_really_differ_from_the_stored_legacy_text(vi
 def test_the_comparison_itself(a: Any, b: Any, equal: bool) -> None:
     assert (same(a, b) == []) is equal
 
+
+
+def test_only_the_newest_analysis_with_a_residual_is_rebuilt(views_db: Any) -> None:
+    """Lineage written with a residual on every non-empty analysis (an older writer) still shows {} for the older."""
+    with psycopg.connect(views_db.dsn.conninfo) as conn:
+        row = conn.execute(
+            """
+            SELECT old.id, new.id FROM public.analysis_results_view AS old
+            JOIN public.analysis_results_view AS new
+              ON new.c3d_metadata_id = old.c3d_metadata_id AND new.created_at > old.created_at
+            WHERE new.analytics_data <> '{}' LIMIT 1
+            """
+        ).fetchone()
+        assert row is not None
+        older, newer = row
+        before = conn.execute(
+            "SELECT analytics_data FROM public.analysis_results_view WHERE id = %s", (newer,)
+        ).fetchone()
+        conn.execute(
+            "UPDATE statsfirst.analysis_lineage SET legacy_analysis = legacy_analysis || jsonb_build_object("
+            "'analytics_residual', (SELECT legacy_analysis -> 'analytics_residual' FROM statsfirst.analysis_lineage"
+            " WHERE legacy_analysis_id = %s)) WHERE legacy_analysis_id = %s",
+            (newer, older),
+        )
+        views = dict(conn.execute(
+            "SELECT id, analytics_data FROM public.analysis_results_view WHERE id IN (%s, %s)", (older, newer)
+        ).fetchall())
+        conn.rollback()
+    assert before is not None
+    assert views == {older: {}, newer: before[0]}
