@@ -10,8 +10,9 @@
 --     (statsfirst.session_lineage.legacy_c3d) or of the analysis (statsfirst.analysis_lineage.legacy_analysis);
 --   * analytics_data is rebuilt from emg_statistics, plus the per-channel fields emg_statistics has no column for:
 --     the "residual" of the current analysis, which the migration stores in its analysis lineage record
---     (legacy_analysis.analytics_residual; defined by statsfirst.compat_analytics_residual below, which also
---     backfills lineage written before this file existed).
+--     (legacy_analysis.analytics_residual, built by transform/analytics_residual.py). The SQL definition below,
+--     statsfirst.compat_analytics_residual, says the same (tests/views compare the two) and backfills lineage
+--     written before this file existed.
 --     The per-channel `contractions` list, the `signal_processing` block and `errors` are not reproduced (the
 --     Statistics-First design re-derives them from the C3D file); non-current analysis rows show {}.
 --

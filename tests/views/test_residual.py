@@ -48,3 +48,17 @@ def test_residual(conn: psycopg.Connection, analytics: Any, residual: Any) -> No
         "SELECT statsfirst.compat_analytics_residual(%s)", (None if analytics is None else Jsonb(analytics),)
     ).fetchone()
     assert row == (residual,)
+
+
+def test_the_migration_stores_the_same_residual_as_the_sql_definition(conn: psycopg.Connection) -> None:
+    """transform/analytics_residual.py (what migrate writes) and the SQL function (007's backfill) agree."""
+    row = conn.execute(
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE l.legacy_analysis -> 'analytics_residual'
+                                      IS DISTINCT FROM statsfirst.compat_analytics_residual(a.analytics_data))
+        FROM statsfirst.analysis_lineage AS l JOIN public.analysis_results AS a ON a.id = l.legacy_analysis_id
+        WHERE jsonb_typeof(l.legacy_analysis -> 'analytics_residual') = 'object'
+        """
+    ).fetchone()
+    assert row is not None and row[0] > 1000 and row[1] == 0

@@ -104,7 +104,7 @@ def test_changed_007_is_reapplied_and_unchanged_is_skipped(
 
 
 def test_migrate_refuses_a_schema_without_007(make_database: Callable[[], ResolvedDsn], tmp_path: Path) -> None:
-    """The lineage written by the migration needs 007's residual function: a clear error, not a SQL failure."""
+    """A schema behind the code (here without 007) is refused with a clear message before anything runs."""
     dsn = _fresh_legacy(make_database)
     apply_migrations(dsn, target_schema=TARGET, sql_root=_copy_sql(tmp_path, without=VIEW_FILE), log=quiet)
     with pytest.raises(SchemaStateError, match=r"not up to date: 007_create_backward_compatibility_views\.sql"):

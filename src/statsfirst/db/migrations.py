@@ -175,7 +175,8 @@ def target_schema_for(dsn: ResolvedDsn) -> str:
             "the Statistics-First schema has not been applied to this database",
             "run `statsfirst schema apply` first",
         )
-    # the migration writes lineage with functions of later files (e.g. 007's analytics residual)
+    # later files build on the lineage the migration writes (007's compatibility views): never migrate into a
+    # schema that is behind
     missing = [m.filename for m in discover_migrations() if m.kind != "compat" and m.version not in ledger]
     if missing:
         raise SchemaStateError(
