@@ -31,6 +31,9 @@ def snapshot(conn: psycopg.Connection, target_schema: str) -> Iterator[psycopg.C
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         conn.execute("SET LOCAL TimeZone = 'UTC'")
+        # JIT compiles for seconds because temp tables have no statistics yet; the queries are simple scans/joins
+        conn.execute("SET LOCAL jit = off")
+        conn.execute("SET LOCAL work_mem = '64MB'")
         conn.execute(
             sql.SQL("SET LOCAL search_path = {}, pg_catalog").format(sql.Identifier(target_schema))
         )

@@ -18,11 +18,21 @@ SESSION_KEY = {"therapy_sessions": "id"}
 
 
 def build_expected(conn: psycopg.Connection, weights: dict[str, float], with_settings: bool) -> None:
-    """Runs expected.sql: rc_expected, rc_current, rc_settings, rc_linked, rc_channel and the rc_exp_* tables."""
+    """Runs expected.sql: rc_expected, rc_current, rc_settings, rc_linked, rc_channel and the rc_exp_* tables.
+
+    Legacy numbers are read with a fast float8 cast; the rare legacy number beyond float8's range makes a step fail,
+    and that step is redone (in a savepoint) with the range-checked reader, which then stays in force.
+    """
     for name in names("expected"):
         if name == ("no_linked_settings" if with_settings else "linked_settings"):
             continue
-        conn.execute(query("expected", name), weights if "%(w_" in text("expected", name) else None)
+        params = weights if "%(w_" in text("expected", name) else None
+        try:
+            with conn.transaction():
+                conn.execute(query("expected", name), params)
+        except psycopg.errors.NumericValueOutOfRange:
+            conn.execute(query("scope", "function_number_checked"))
+            conn.execute(query("expected", name), params)
 
 
 def count_tables(conn: psycopg.Connection) -> list[TableCount]:

@@ -9,7 +9,7 @@ SELECT count(*) AS migrated,
        count(*) FILTER (WHERE p.session_id IS NULL) AS no_emg_analysis,
        count(*) FILTER (WHERE p.overall_performance_score IS NULL
                           AND ('compliance' = ANY (p.missing_components) OR 'symmetry' = ANY (p.missing_components))
-                          AND NOT (sides.has_left AND sides.has_right))
+                          AND NOT (coalesce(sides.has_left, false) AND coalesce(sides.has_right, false)))
            AS one_channel,
        count(*) FILTER (WHERE p.overall_performance_score IS NULL AND 'compliance' = ANY (p.missing_components)
                           AND sides.has_left AND sides.has_right) AS contraction_counts_missing,
@@ -23,10 +23,10 @@ SELECT count(*) AS migrated,
        count(*) FILTER (WHERE 'bfr_gate' = ANY (p.missing_components)) AS bfr_gate_not_applied
 FROM rc_compared c
 LEFT JOIN rc_exp_performance_scores p ON p.session_id = c.session_id
-LEFT JOIN LATERAL (
-    SELECT coalesce(bool_or(s.side = 'left'), false) AS has_left, coalesce(bool_or(s.side = 'right'), false) AS has_right
-    FROM rc_exp_emg_statistics s WHERE s.session_id = c.session_id
-) sides ON true;
+LEFT JOIN (
+    SELECT session_id, bool_or(side = 'left') AS has_left, bool_or(side = 'right') AS has_right
+    FROM rc_exp_emg_statistics GROUP BY session_id
+) sides ON sides.session_id = c.session_id;
 
 -- name: identity_and_rate
 -- Sessions with no identifiable patient (sentinel such as 'Unknown', or a code absent from patients), and sessions

@@ -17,24 +17,30 @@ CREATE UNIQUE INDEX ON rc_expected (session_id);
 
 -- name: current_analysis
 -- "Current" analysis: the newest analysis_results row whose analytics_data is a non-empty object
--- (created_at DESC, id DESC).
+-- (created_at DESC, id DESC). Ids only: the (large) analytics_data is read once more, where it is taken apart.
 CREATE TEMP TABLE rc_current ON COMMIT DROP AS
 SELECT DISTINCT ON (a.c3d_metadata_id)
-       a.c3d_metadata_id AS session_id, a.id AS analysis_id, a.analytics_data, a.processing_version,
-       a.processing_time_ms
+       a.c3d_metadata_id AS session_id, a.id AS analysis_id, a.processing_version, a.processing_time_ms
 FROM public.analysis_results a
 JOIN rc_expected e ON e.session_id = a.c3d_metadata_id
 WHERE jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{}'::jsonb
 ORDER BY a.c3d_metadata_id, a.created_at DESC, a.id DESC;
+CREATE UNIQUE INDEX ON rc_current (analysis_id);
 
 -- name: linked_settings
 -- The legacy session_settings row linked to a session: its session_id equals the legacy session_id or the
 -- session's id as text; among several, the newest updated_at.
 CREATE TEMP TABLE rc_settings ON COMMIT DROP AS
-SELECT DISTINCT ON (e.session_id) e.session_id, s.params
-FROM rc_expected e
-JOIN public.session_settings s ON s.session_id = e.legacy_session_code OR s.session_id = e.session_id::text
-ORDER BY e.session_id, s.updated_at DESC NULLS LAST, s.user_id::text COLLATE "C", s.session_id COLLATE "C";
+WITH candidates AS (
+    SELECT e.session_id, s.params, s.updated_at, s.user_id, s.session_id AS settings_session_id
+    FROM rc_expected e JOIN public.session_settings s ON s.session_id = e.legacy_session_code
+    UNION
+    SELECT e.session_id, s.params, s.updated_at, s.user_id, s.session_id
+    FROM rc_expected e JOIN public.session_settings s ON s.session_id = e.session_id::text
+)
+SELECT DISTINCT ON (session_id) session_id, params
+FROM candidates
+ORDER BY session_id, updated_at DESC NULLS LAST, user_id::text COLLATE "C", settings_session_id COLLATE "C";
 
 -- name: no_linked_settings
 -- A legacy database without the session_settings table links nothing.
@@ -57,50 +63,68 @@ FROM rc_settings;
 CREATE UNIQUE INDEX ON rc_linked (session_id);
 
 -- name: channels
--- One row per channel key of the current analysis, with every field the mapping reads taken out in this one pass
--- (jsonb_each hands each channel object over once; later steps read plain columns). position = rank of the key in
--- sorted (byte) order.
+-- One row per channel key of the current analysis, with every field the mapping reads taken out in one pass
+-- (jsonb_to_record picks the keys as jsonb, so a wrongly typed value is seen, never cast); later steps read plain
+-- columns.
 CREATE TEMP TABLE rc_channel ON COMMIT DROP AS
 SELECT cur.session_id, cur.analysis_id, ch.key AS channel_name,
-       (row_number() OVER (PARTITION BY cur.session_id ORDER BY ch.key COLLATE "C") - 1)::int AS position,
        cur.processing_version, cur.processing_time_ms,
-       pg_temp.rc_number(ch.value -> 'contraction_count') AS total,
-       pg_temp.rc_number(ch.value -> 'mvc_contraction_count') AS good_intensity,
-       pg_temp.rc_number(ch.value -> 'duration_contraction_count') AS good_duration,
-       pg_temp.rc_number(ch.value -> 'good_contraction_count') AS good_both,
-       pg_temp.rc_number(ch.value -> 'duration_threshold_actual_value') AS duration_threshold_ms,
-       pg_temp.rc_number(ch.value -> 'mvc_threshold_actual_value') AS mvc_threshold_value,
-       pg_temp.rc_number(ch.value -> 'expected_contractions') AS expected_contractions,
-       ch.value ->> 'mvc_estimation_method' AS mvc_estimation_method,
-       pg_temp.rc_number(ch.value -> 'rms') AS rms,
-       pg_temp.rc_number(ch.value -> 'mav') AS mav,
-       pg_temp.rc_number(ch.value -> 'mpf') AS mpf,
-       pg_temp.rc_number(ch.value -> 'mdf') AS mdf,
-       pg_temp.rc_number(ch.value -> 'fatigue_index_fi_nsm5') AS fatigue_index,
-       pg_temp.rc_number(ch.value #> '{rms_temporal_stats,mean_value}') AS rms_mean,
-       pg_temp.rc_number(ch.value #> '{rms_temporal_stats,std_value}') AS rms_std,
-       pg_temp.rc_number(ch.value #> '{mav_temporal_stats,mean_value}') AS mav_mean,
-       pg_temp.rc_number(ch.value #> '{mav_temporal_stats,std_value}') AS mav_std,
-       pg_temp.rc_number(ch.value #> '{mpf_temporal_stats,mean_value}') AS mpf_mean,
-       pg_temp.rc_number(ch.value #> '{mpf_temporal_stats,std_value}') AS mpf_std,
-       pg_temp.rc_number(ch.value #> '{mdf_temporal_stats,mean_value}') AS mdf_mean,
-       pg_temp.rc_number(ch.value #> '{mdf_temporal_stats,std_value}') AS mdf_std,
-       pg_temp.rc_number(ch.value #> '{fatigue_index_temporal_stats,mean_value}') AS fatigue_index_mean,
-       pg_temp.rc_number(ch.value #> '{fatigue_index_temporal_stats,std_value}') AS fatigue_index_std,
-       pg_temp.rc_number(ch.value -> 'avg_duration_ms') AS avg_duration_ms,
-       pg_temp.rc_number(ch.value -> 'min_duration_ms') AS min_duration_ms,
-       pg_temp.rc_number(ch.value -> 'max_duration_ms') AS max_duration_ms,
-       pg_temp.rc_number(ch.value -> 'total_time_under_tension_ms') AS total_time_under_tension_ms,
-       pg_temp.rc_number(ch.value -> 'avg_amplitude') AS avg_amplitude,
-       pg_temp.rc_number(ch.value -> 'max_amplitude') AS max_amplitude,
-       CASE WHEN jsonb_typeof(ch.value #> '{signal_processing,processing_steps}') = 'array'
+       pg_temp.rc_number(f.contraction_count) AS total,
+       pg_temp.rc_number(f.mvc_contraction_count) AS good_intensity,
+       pg_temp.rc_number(f.duration_contraction_count) AS good_duration,
+       pg_temp.rc_number(f.good_contraction_count) AS good_both,
+       pg_temp.rc_number(f.duration_threshold_actual_value) AS duration_threshold_ms,
+       pg_temp.rc_number(f.mvc_threshold_actual_value) AS mvc_threshold_value,
+       pg_temp.rc_number(f.expected_contractions) AS expected_contractions,
+       f.mvc_estimation_method #>> '{}' AS mvc_estimation_method,
+       pg_temp.rc_number(f.rms) AS rms,
+       pg_temp.rc_number(f.mav) AS mav,
+       pg_temp.rc_number(f.mpf) AS mpf,
+       pg_temp.rc_number(f.mdf) AS mdf,
+       pg_temp.rc_number(f.fatigue_index_fi_nsm5) AS fatigue_index,
+       pg_temp.rc_number(f.rms_temporal_stats -> 'mean_value') AS rms_mean,
+       pg_temp.rc_number(f.rms_temporal_stats -> 'std_value') AS rms_std,
+       pg_temp.rc_number(f.mav_temporal_stats -> 'mean_value') AS mav_mean,
+       pg_temp.rc_number(f.mav_temporal_stats -> 'std_value') AS mav_std,
+       pg_temp.rc_number(f.mpf_temporal_stats -> 'mean_value') AS mpf_mean,
+       pg_temp.rc_number(f.mpf_temporal_stats -> 'std_value') AS mpf_std,
+       pg_temp.rc_number(f.mdf_temporal_stats -> 'mean_value') AS mdf_mean,
+       pg_temp.rc_number(f.mdf_temporal_stats -> 'std_value') AS mdf_std,
+       pg_temp.rc_number(f.fatigue_index_temporal_stats -> 'mean_value') AS fatigue_index_mean,
+       pg_temp.rc_number(f.fatigue_index_temporal_stats -> 'std_value') AS fatigue_index_std,
+       pg_temp.rc_number(f.avg_duration_ms) AS avg_duration_ms,
+       pg_temp.rc_number(f.min_duration_ms) AS min_duration_ms,
+       pg_temp.rc_number(f.max_duration_ms) AS max_duration_ms,
+       pg_temp.rc_number(f.total_time_under_tension_ms) AS total_time_under_tension_ms,
+       pg_temp.rc_number(f.avg_amplitude) AS avg_amplitude,
+       pg_temp.rc_number(f.max_amplitude) AS max_amplitude,
+       CASE WHEN jsonb_typeof(f.signal_processing -> 'processing_steps') = 'array'
             THEN (SELECT string_agg(step #>> '{}', ' -> ' ORDER BY n)
-                  FROM jsonb_array_elements(ch.value #> '{signal_processing,processing_steps}')
+                  FROM jsonb_array_elements(f.signal_processing -> 'processing_steps')
                        WITH ORDINALITY AS steps(step, n)) END AS processing_pipeline,
-       CASE WHEN jsonb_typeof(ch.value #> '{signal_processing,parameters_used}') = 'object'
-            THEN ch.value #> '{signal_processing,parameters_used}' END AS parameters_used
+       CASE WHEN jsonb_typeof(f.signal_processing -> 'parameters_used') = 'object'
+            THEN f.signal_processing -> 'parameters_used' END AS parameters_used
 FROM rc_current cur
-CROSS JOIN LATERAL jsonb_each(cur.analytics_data) ch;
+JOIN public.analysis_results a ON a.id = cur.analysis_id
+CROSS JOIN LATERAL jsonb_each(a.analytics_data) ch
+LEFT JOIN LATERAL jsonb_to_record(CASE WHEN jsonb_typeof(ch.value) = 'object' THEN ch.value END) AS f(
+    contraction_count jsonb, mvc_contraction_count jsonb, duration_contraction_count jsonb,
+    good_contraction_count jsonb, duration_threshold_actual_value jsonb, mvc_threshold_actual_value jsonb,
+    expected_contractions jsonb, mvc_estimation_method jsonb, rms jsonb, mav jsonb, mpf jsonb, mdf jsonb,
+    fatigue_index_fi_nsm5 jsonb, rms_temporal_stats jsonb, mav_temporal_stats jsonb, mpf_temporal_stats jsonb,
+    mdf_temporal_stats jsonb, fatigue_index_temporal_stats jsonb, avg_duration_ms jsonb, min_duration_ms jsonb,
+    max_duration_ms jsonb, total_time_under_tension_ms jsonb, avg_amplitude jsonb, max_amplitude jsonb,
+    signal_processing jsonb
+) ON true;
+
+-- name: channel_positions
+-- The rank of each channel key in sorted (byte) order: 0 = first = left, 1 = right by the legacy convention.
+CREATE TEMP TABLE rc_position ON COMMIT DROP AS
+SELECT session_id, channel_name,
+       (row_number() OVER (PARTITION BY session_id ORDER BY channel_name COLLATE "C") - 1)::int AS position
+FROM rc_channel;
+
+-- Division by a constant is written x * (1 / c): polars computes it so, and the checksums compare bits.
 
 -- name: exp_therapy_sessions
 -- therapy_sessions <- c3d_metadata: legacy 0 / [] mean unknown -> NULL; patient_id a registered code or NULL;
@@ -138,14 +162,15 @@ LEFT JOIN public.therapists th
 -- R_comp = min(total / T, 1); R_int, R_dur = good / total (0 when total = 0); S_comp = (R_comp + R_int + R_dur)/3.
 CREATE TEMP TABLE rc_exp_emg_statistics ON COMMIT DROP AS
 WITH fields AS (
-    SELECT ch.*,
+    SELECT ch.*, p.position,
            coalesce(ch.expected_contractions,
                     CASE ch.channel_name WHEN 'CH1' THEN l.expected_ch1 WHEN 'CH2' THEN l.expected_ch2 END,
                     12.0::float8) AS target_contractions,
            coalesce(CASE ch.channel_name WHEN 'CH1' THEN pg_temp.rc_side_named(l.mapping_ch1)
                                          WHEN 'CH2' THEN pg_temp.rc_side_named(l.mapping_ch2) END,
-                    CASE ch.position WHEN 0 THEN 'left' WHEN 1 THEN 'right' END) AS side
+                    CASE p.position WHEN 0 THEN 'left' WHEN 1 THEN 'right' END) AS side
     FROM rc_channel ch
+    JOIN rc_position p ON p.session_id = ch.session_id AND p.channel_name = ch.channel_name
     LEFT JOIN rc_linked l ON l.session_id = ch.session_id
 ),
 rates AS (
@@ -158,7 +183,7 @@ rates AS (
 SELECT r.session_id,
        r.channel_name,
        r.side,
-       r.mvc_threshold_value / 0.75::float8 AS mvc_peak_value,
+       r.mvc_threshold_value * (1::float8 / 0.75) AS mvc_peak_value,
        NULL::float8 AS mvc_rms_value,
        NULL::float8 AS mvc_confidence_score,
        CASE r.mvc_estimation_method
@@ -188,7 +213,7 @@ SELECT r.session_id,
        r.processing_version,
        r.processing_time_ms::float8 AS processing_time_ms,
        0.75::float8 AS mvc_threshold_percentage,
-       coalesce(r.duration_threshold_ms / 1000.0::float8, 2.0::float8) AS duration_threshold_seconds,
+       coalesce(r.duration_threshold_ms * (1::float8 / 1000), 2.0::float8) AS duration_threshold_seconds,
        e.processed_at
 FROM rates r
 JOIN rc_expected e ON e.session_id = r.session_id;
@@ -281,7 +306,7 @@ SELECT s.session_id,
        s.pressure AS bfr_pressure_aop,
        s.gate AS bfr_compliance_gate,
        s.rpe AS rpe_post_session,
-       s.duration_seconds / 60.0::float8 AS session_duration_minutes,
+       s.duration_seconds * (1::float8 / 60) AS session_duration_minutes,
        s.left_completion AS left_muscle_completion_rate,
        s.left_intensity AS left_muscle_intensity_rate,
        s.left_duration AS left_muscle_duration_rate,
@@ -330,7 +355,7 @@ SELECT a.c3d_metadata_id AS session_id,
        a.id,
        encode(sha256(convert_to(
            '{"processing_params":'
-           || CASE WHEN a.processing_params IS NULL OR jsonb_typeof(a.processing_params) = 'null' THEN '{}'
+           || CASE WHEN a.processing_params IS NULL OR a.processing_params IN ('{}'::jsonb, 'null'::jsonb) THEN '{}'
                    ELSE pg_temp.rc_canonical_json(a.processing_params) END
            || ',"processing_version":' || coalesce(to_json(a.processing_version)::text, 'null') || '}',
            'UTF8')), 'hex') AS processing_request_hash,
