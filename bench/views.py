@@ -1,10 +1,11 @@
 """Latency of the legacy application's reads: compatibility views versus the legacy tables; prints JSON.
 
-Usage: python bench/views.py --sessions 100000 [--samples 300] [--dsn ADMIN]
+Usage: python bench/views.py --sessions 100000 [--samples 300] [--rounds 3] [--dsn ADMIN]
 Creates a scratch database, seeds N legacy sessions, applies the schema (005-007), migrates, ANALYZEs, then for
 each read of compat-views.md runs the same statement (prepared, as the table owner, i.e. without RLS like the
-legacy backend's service role) for ``--samples`` keys against the legacy table and against its view, after one
-warm-up pass, and reports p50/p95 client round-trip latency (rows fetched and decoded) and the ratio view/legacy.
+legacy backend's service role) for ``--samples`` keys against the legacy table and against its view, alternating
+in chunks of 25 keys, ``--rounds`` times, and reports p50/p95 client round-trip latency (rows fetched and
+decoded) and the ratio view/legacy.
 The plan of each read (node type and relation of every scan) is printed for the owner and for a therapist (RLS
 on), so the "index scans at 100k sessions" requirement can be read off directly. The database is dropped at the end.
 """
@@ -31,6 +32,7 @@ from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
 
 TARGET = "stats"
+CHUNK = 25
 NOW = datetime.now(UTC)
 # name: (statement with {} for the relation, key columns taken from the sample, legacy table, view)
 READS: dict[str, tuple[str, tuple[str, ...], str]] = {
@@ -77,6 +79,27 @@ def timed(conn: psycopg.Connection, query: sql.Composed, params: list[tuple[Any,
     return out
 
 
+def timed_pair(
+    conn: psycopg.Connection, legacy: sql.Composed, view: sql.Composed, params: list[tuple[Any, ...]], rounds: int
+) -> tuple[list[float], list[float]]:
+    """Both statements over the same keys, alternating in chunks of CHUNK keys (which goes first alternates too),
+    so bursts of load on a shared machine hit both alike while each statement still runs back to back as an
+    application's repeated read does; one warm-up pass each, then ``rounds`` passes over the keys."""
+    timed(conn, legacy, params)
+    timed(conn, view, params)
+    times: dict[int, list[float]] = {0: [], 1: []}
+    chunks = [params[i : i + CHUNK] for i in range(0, len(params), CHUNK)]
+    for r in range(rounds):
+        for i, chunk in enumerate(chunks):
+            order = ((0, legacy), (1, view)) if (i + r) % 2 == 0 else ((1, view), (0, legacy))
+            for which, query in order:
+                for p in chunk:
+                    started = time.perf_counter()
+                    conn.execute(query, p, prepare=True).fetchall()
+                    times[which].append((time.perf_counter() - started) * 1000)
+    return times[0], times[1]
+
+
 def percentiles(ms: list[float]) -> dict[str, float]:
     cuts = statistics.quantiles(ms, n=20)
     return {"p50_ms": round(statistics.median(ms), 3), "p95_ms": round(cuts[18], 3)}
@@ -104,12 +127,13 @@ def therapist_of(conn: psycopg.Connection, session: Any) -> Any:
     return row[0] if row else None
 
 
-def measure(conn: psycopg.Connection, picks: list[dict[str, Any]]) -> dict[str, Any]:
+def measure(conn: psycopg.Connection, picks: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, (template, keys, table) in READS.items():
         params = [tuple(p[k] for k in keys) for p in picks]
         legacy_q, view_q = statement(template, table), statement(template, f"{table}_view")
-        legacy, view = percentiles(timed(conn, legacy_q, params)), percentiles(timed(conn, view_q, params))
+        legacy_ms, view_ms = timed_pair(conn, legacy_q, view_q, params, rounds)
+        legacy, view = percentiles(legacy_ms), percentiles(view_ms)
         results[name] = {
             "legacy": legacy,
             "view": view,
@@ -136,6 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes over the sampled keys")
     parser.add_argument("--dsn", default=None, help="admin DSN of the server (default: DATABASE_URL/embedded)")
     args = parser.parse_args()
 
@@ -162,9 +187,12 @@ def main() -> None:
                 "SELECT (SELECT count(*) FROM public.c3d_metadata), (SELECT count(*) FROM public.c3d_metadata_view),"
                 " (SELECT count(*) FROM public.analysis_results), (SELECT count(*) FROM public.analysis_results_view)"
             ).fetchone()
-            reads = measure(conn, picks)
-            count_q = {t: statement("SELECT count(*) FROM {}", t) for t in ("c3d_metadata", "c3d_metadata_view")}
-            count_ms = {t: percentiles(timed(conn, q, [()] * 20)) for t, q in count_q.items()}
+            reads = measure(conn, picks, args.rounds)
+            count_legacy, count_view = timed_pair(
+                conn, statement("SELECT count(*) FROM {}", "c3d_metadata"),
+                statement("SELECT count(*) FROM {}", "c3d_metadata_view"), [()] * 20, 1,
+            )
+            count_ms = {"legacy": percentiles(count_legacy), "view": percentiles(count_view)}
         print(json.dumps({
             "sessions": args.sessions,
             "server_version": version[0] if version else None,
@@ -174,6 +202,7 @@ def main() -> None:
             "rows": dict(zip(("c3d_metadata", "c3d_metadata_view", "analysis_results", "analysis_results_view"),
                              counts or (), strict=False)),
             "samples": len(picks),
+            "rounds": args.rounds,
             "reads": reads,
             "count": count_ms,
         }, indent=2, default=str))
