@@ -295,7 +295,10 @@ def reconcile_command(
         Path | None, typer.Option("--output", help="Write the report to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Recompute from the legacy tables what the target should hold and compare (exit 0 reconciled, 1 mismatch)."""
+    """Recompute from the legacy tables what the target should hold, and compare with the target and quarantine.
+
+    Exit 0 when everything reconciles, 1 on any mismatch, 2 on a usage or connection error.
+    """
     import sys
 
     from statsfirst.errors import UsageError
