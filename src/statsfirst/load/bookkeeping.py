@@ -23,6 +23,13 @@ ANALYSIS_LINEAGE = """
         'created_at', a.created_at, 'expires_at', a.expires_at,
         'analytics_residual', r.analytics_residual::jsonb)
 """
+# Bounds every read of a legacy or target table to the batch's id range, so each batch costs an index range scan
+# whatever the planner's statistics say (a hash join over the whole table per batch would make a run O(N^2)).
+STAGED_RANGE = (
+    "BETWEEN (SELECT id FROM stage_therapy_sessions ORDER BY id LIMIT 1) "
+    "AND (SELECT id FROM stage_therapy_sessions ORDER BY id DESC LIMIT 1)"
+)
+
 # analytics_residual: what emg_statistics does not keep, built per current analysis by
 # transform/analytics_residual.py (NULL for other analyses); read by analysis_results_view (sql/007)
 
@@ -88,7 +95,8 @@ def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
     """Sessions fixed in the legacy data after being held back: their open entry is marked resolved."""
     cursor = conn.execute(
         "UPDATE statsfirst.quarantine SET resolved_at = now(), resolved_by_run = %s "
-        "WHERE resolved_at IS NULL AND legacy_session_id IN (SELECT id FROM stage_therapy_sessions)",
+        f"WHERE resolved_at IS NULL AND legacy_session_id IN (SELECT id FROM stage_therapy_sessions) "
+        f"AND legacy_session_id {STAGED_RANGE}",
         (run_id,),
     )
     return max(cursor.rowcount, 0)
@@ -105,7 +113,7 @@ def write_lineage(
     with conn.cursor() as cur, cur.copy("COPY stage_lineage FROM STDIN (FORMAT csv)") as copy:
         copy.write(lineage.write_csv(include_header=False).encode("utf-8"))
     conn.execute(
-        """
+        f"""
         INSERT INTO statsfirst.session_lineage AS l (legacy_session_id, raw_patient_id, raw_resolved_patient_id,
             raw_therapist_id, raw_resolved_therapist_id, raw_session_id, patient_resolution, linked_settings,
             legacy_c3d, source_hash, run_id)
@@ -114,7 +122,7 @@ def write_lineage(
                to_jsonb(c), md5(s.source_fingerprint), %(run)s
         FROM stage_lineage s
         JOIN stage_therapy_sessions t ON t.id = s.session_id
-        JOIN public.c3d_metadata c ON c.id = s.session_id
+        JOIN public.c3d_metadata c ON c.id = s.session_id AND c.id {STAGED_RANGE}
         ON CONFLICT (legacy_session_id) DO UPDATE SET
             raw_patient_id = EXCLUDED.raw_patient_id, raw_resolved_patient_id = EXCLUDED.raw_resolved_patient_id,
             raw_therapist_id = EXCLUDED.raw_therapist_id,
@@ -135,6 +143,7 @@ def write_lineage(
         SELECT a.id, a.c3d_metadata_id, {ANALYSIS_LINEAGE}, %(run)s
         FROM public.analysis_results a JOIN stage_therapy_sessions t ON t.id = a.c3d_metadata_id
         LEFT JOIN stage_residual r ON r.analysis_id = a.id
+        WHERE a.c3d_metadata_id {STAGED_RANGE}
         ON CONFLICT (legacy_analysis_id) DO UPDATE SET legacy_session_id = EXCLUDED.legacy_session_id,
             legacy_analysis = EXCLUDED.legacy_analysis, run_id = EXCLUDED.run_id
         WHERE l.legacy_analysis IS DISTINCT FROM EXCLUDED.legacy_analysis

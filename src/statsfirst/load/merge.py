@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from statsfirst.load.bookkeeping import STAGED_RANGE
 from statsfirst.load.staging import Staged
 from statsfirst.load.table_specs import CHILD_TABLES, TableSpec
 
@@ -55,7 +56,10 @@ def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Stage
 
 def existing_sessions(conn: psycopg.Connection, schema: str) -> list[str]:
     """Staged sessions the target already holds (a first migration of a range has none)."""
-    query = sql.SQL("SELECT t.id::text FROM {schema}.therapy_sessions t JOIN stage_therapy_sessions s ON s.id = t.id")
+    query = sql.SQL(
+        "SELECT t.id::text FROM {schema}.therapy_sessions t JOIN stage_therapy_sessions s ON s.id = t.id "
+        "WHERE t.id " + STAGED_RANGE
+    )
     rows = conn.execute(query.format(schema=sql.Identifier(schema))).fetchall()
     return [r[0] for r in rows]
 
