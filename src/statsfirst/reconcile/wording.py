@@ -118,17 +118,24 @@ def headline(report: ReconciliationReport) -> str:
     else:
         first = (
             f"{s.legacy - min(s.mismatched, s.legacy):,} of {s.legacy:,} sessions are accounted for ({parts}); "
-            f"{s.mismatched:,} need attention."
+            f"{s.mismatched:,} {_plural(s.mismatched, 'needs', 'need')} attention."
         )
     problems = []
-    sessions_differing = report.values.sessions_with_differences
-    if sessions_differing:
-        problems.append(f"{sessions_differing:,} migrated sessions hold values that differ from the old system")
+    differing = report.values.sessions_with_differences
+    if differing:
+        problems.append(
+            f"{differing:,} migrated {_plural(differing, 'session holds', 'sessions hold')} values that differ "
+            "from the old system"
+        )
     tables_off = report.mismatch_counts.get("row_count", 0)
     if tables_off:
-        problems.append(f"{tables_off} tables do not have the expected number of rows")
+        problems.append(f"{tables_off} {_plural(tables_off, 'table does', 'tables do')} not have the expected rows")
     if report.mismatch_counts.get("pipeline_counters"):
         problems.append("the migration's own counts disagree with this recount")
     if problems:
         return f"{first} But {'; '.join(problems)}."
     return first
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
