@@ -148,3 +148,29 @@ AS $$
 $$;
 COMMENT ON FUNCTION statsfirst.json_is_float8(jsonb) IS 'Whether a JSON value can load into a float8 column unchanged (null or a finite, representable number)';
 
+CREATE FUNCTION statsfirst.channel_type_problems(channel jsonb, numeric_keys text[], block_keys text[], block_fields text[])
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    -- every key of a channel object whose value has the wrong JSON type, as 'key=<value>' (value cut to 80 chars)
+    SELECT CASE
+        WHEN jsonb_typeof(channel) IS DISTINCT FROM 'object' THEN
+            ARRAY['<channel>=' || left(coalesce(channel::text, 'NULL'), 80)]
+        ELSE coalesce((
+            SELECT array_agg(problem ORDER BY problem) FROM (
+                SELECT f.key || '=' || left(f.value::text, 80) AS problem
+                FROM jsonb_each(channel) f
+                WHERE f.key = ANY (numeric_keys) AND NOT statsfirst.json_is_float8(f.value)
+                UNION ALL
+                SELECT b.key || '=' || left(b.value::text, 80)
+                FROM jsonb_each(channel) b
+                WHERE b.key = ANY (block_keys) AND jsonb_typeof(b.value) NOT IN ('object', 'null')
+                UNION ALL
+                SELECT b.key || '.' || s.key || '=' || left(s.value::text, 80)
+                FROM jsonb_each(channel) b
+                CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(b.value) = 'object' THEN b.value ELSE '{}' END) s
+                WHERE b.key = ANY (block_keys) AND s.key = ANY (block_fields) AND NOT statsfirst.json_is_float8(s.value)
+            ) problems), '{}')
+    END;
+$$;
+COMMENT ON FUNCTION statsfirst.channel_type_problems(jsonb, text[], text[], text[]) IS 'Type problems of one analytics_data channel (strings, arrays or out-of-range numbers where numbers belong), so only well-typed JSON reaches the strict polars decoder';

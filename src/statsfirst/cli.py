@@ -190,8 +190,8 @@ def migrate_command(
         str | None, typer.Option("--since", help="Only legacy rows created on/after (YYYY-MM-DD).")
     ] = None,
     until: Annotated[str | None, typer.Option("--until", help="Only legacy rows created before (YYYY-MM-DD).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Legacy sessions per batch/transaction.")] = 2000,
-    workers: Annotated[int, typer.Option("--workers", help="Batches processed in parallel.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Legacy sessions per batch/transaction.")] = 5000,
+    workers: Annotated[int, typer.Option("--workers", help="Batches processed in parallel.")] = 2,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Extract, normalize, validate; write nothing.")] = False,
     weights: Annotated[
         str | None,

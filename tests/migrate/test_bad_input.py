@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from migration_support import TARGET, TARGET_TABLES, run, scalar, seeded_database
+
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.errors import SchemaStateError, UsageError
 from statsfirst.pipeline.options import MigrateOptions, parse_day

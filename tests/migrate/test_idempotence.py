@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
-
 from migration_support import TARGET, TARGET_TABLES, rows, run, scalar, seeded_database, table_digests
+
 from statsfirst.db.dsn import ResolvedDsn
 
 

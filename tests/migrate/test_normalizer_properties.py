@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from migration_support import TARGET, rows, run, scalar, seeded_database
 from psycopg.types.json import Jsonb
 
-from migration_support import TARGET, rows, run, scalar, seeded_database
 from statsfirst.db.dsn import ResolvedDsn
 
 SESSIONS = 40

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from migration_support import TARGET, rows, run, scalar, seeded_database, table_digests
+
 from statsfirst.db.dsn import ResolvedDsn
 
 SESSIONS = 1000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
 from migration_support import WORKED_ANALYTICS, WORKED_PARAMS, HandBuilt, bfr_side, channel, run
+
 from statsfirst.errors import UsageError
 from statsfirst.transform import scoring
 from statsfirst.transform.scoring import PerformanceWeights

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-
 from migration_support import SESSIONS, TARGET, rows, run, scalar, seeded_database
+
 from statsfirst.db.dsn import ResolvedDsn
 
 CHANNEL_COUNT_ZERO = 5

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from migration_support import WORKED_PARAMS, HandBuilt, run
+
 from statsfirst.transform.scoring import PerformanceWeights
 
 TOL = 1e-3

@@ -212,15 +212,7 @@ def _channel_field_columns() -> sql.Composable:
 
 CHANNELS_QUERY = sql.SQL(
     """
-    WITH current_analysis AS (
-        SELECT DISTINCT ON (a.c3d_metadata_id) a.id, a.c3d_metadata_id, a.analytics_data
-        FROM {legacy}.analysis_results a
-        JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
-        WHERE {analysis_range} AND {range}
-          AND jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{{}}'::jsonb
-        ORDER BY a.c3d_metadata_id, a.created_at DESC, a.id DESC
-    )
-    SELECT ca.id::text AS analysis_id, ca.c3d_metadata_id::text AS session_id, ch.key AS channel_name,
+    SELECT a.id::text AS analysis_id, a.c3d_metadata_id::text AS session_id, ch.key AS channel_name,
            CASE WHEN jsonb_typeof(ch.value) IS DISTINCT FROM 'object'
                 THEN left(coalesce(ch.value::text, 'NULL'), 80) END AS channel_not_object,
            CASE WHEN jsonb_typeof(ch.value) = 'object' THEN ch.value ->> 'mvc_estimation_method' END
@@ -232,8 +224,12 @@ CHANNELS_QUERY = sql.SQL(
            CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,parameters_used}}') = 'object'
                 THEN (ch.value #> '{{signal_processing,parameters_used}}')::text END AS parameters_used,
            {fields}
-    FROM current_analysis ca
-    CROSS JOIN LATERAL jsonb_each(ca.analytics_data) ch
+    FROM {legacy}.analysis_results a
+    JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
+    -- every analysis' channels: which one is current (the newest with any) is picked in polars, which saves a sort
+    -- and a detoast of every analytics_data per batch
+    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(a.analytics_data) = 'object' THEN a.analytics_data END) ch
+    WHERE {analysis_range} AND {range}
     """
 ).format(legacy=LEGACY, range=RANGE_FILTER, analysis_range=ANALYSIS_RANGE, fields=_channel_field_columns())
 CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {

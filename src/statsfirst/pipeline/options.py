@@ -30,8 +30,8 @@ def parse_day(text: str | None, option: str) -> datetime | None:
 class MigrateOptions:
     since: datetime | None = None
     until: datetime | None = None
-    batch_size: int = 2000
-    workers: int = 1
+    batch_size: int = 5000
+    workers: int = 2
     dry_run: bool = False
     weights: PerformanceWeights = field(default_factory=PerformanceWeights)
 

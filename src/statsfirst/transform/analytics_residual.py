@@ -33,7 +33,7 @@ RESIDUAL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 
 def _object(members: list[pl.Expr]) -> pl.Expr:
     """A JSON object from member texts (``"key": value``, or null to leave out) and inner texts of objects."""
-    return pl.lit("{") + pl.concat_list(members).list.drop_nulls().list.join(", ") + pl.lit("}")
+    return pl.lit("{") + pl.concat_str(members, separator=", ", ignore_nulls=True) + pl.lit("}")
 
 
 def _inner(json_object: pl.Expr) -> pl.Expr:

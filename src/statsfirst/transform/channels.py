@@ -85,6 +85,19 @@ def _type_problems(flags: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return pl.concat_list(found).list.drop_nulls().list.sort()
 
 
+def current_analysis_channels(channels: pl.DataFrame, analyses: pl.DataFrame) -> pl.DataFrame:
+    """The channels of each session's current analysis: the newest (created_at, then id) with a non-empty object."""
+    current = (
+        channels.select("analysis_id")
+        .unique()
+        .join(analyses.select("analysis_id", "created_at"), on="analysis_id")
+        .join(analyses.select("analysis_id", "session_id"), on="analysis_id")
+        .sort(["created_at", "analysis_id"], descending=True, nulls_last=False)
+        .unique("session_id", keep="first", maintain_order=True)
+    )
+    return channels.join(current.select("analysis_id"), on="analysis_id", how="semi")
+
+
 def decode_channels(channels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Returns (one decoded row per good channel, problems)."""
     flags = _problem_flags()

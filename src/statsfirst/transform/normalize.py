@@ -15,7 +15,7 @@ import polars as pl
 from statsfirst.extract.legacy_reader import LegacyBatch
 from statsfirst.transform.analytics_residual import RESIDUAL_SCHEMA, build_analysis_residuals
 from statsfirst.transform.bfr_monitoring import build_bfr_monitoring
-from statsfirst.transform.channels import decode_channels
+from statsfirst.transform.channels import current_analysis_channels, decode_channels
 from statsfirst.transform.emg_statistics import build_emg_statistics
 from statsfirst.transform.linked_settings import choose_linked_settings
 from statsfirst.transform.performance_scores import build_performance_scores
@@ -68,7 +68,7 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
     active = sessions.filter(~pl.col("processing_status").is_in(NOT_YET_PROCESSED))
     active_ids = active.select("session_id")
     analyses = batch.analyses.join(active_ids, on="session_id", how="semi")
-    channels = batch.channels.join(active_ids, on="session_id", how="semi")
+    channels = current_analysis_channels(batch.channels.join(active_ids, on="session_id", how="semi"), analyses)
     settings_rows = batch.settings.join(active_ids, on="session_id", how="semi")
 
     decoded, channel_problems = decode_channels(channels)
