@@ -1,6 +1,6 @@
 """Seed N legacy sessions into a scratch database, then time `statsfirst migrate`; prints sessions/s and peak RSS.
 
-Usage: python bench/migrate.py --sessions 100000 [--signal-samples 0] [--batch-size 2000] [--workers 1] [--dsn ADMIN]
+Usage: python bench/migrate.py --sessions 100000 [--signal-samples 0] [--batch-size 5000] [--workers 2] [--dsn ADMIN]
 The migration runs in a child process so its peak RSS is measured alone (resource.getrusage of children).
 """
 
@@ -28,8 +28,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--signal-samples", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dsn", default=None, help="admin DSN of the server (default: DATABASE_URL/embedded)")
     args = parser.parse_args()
 
