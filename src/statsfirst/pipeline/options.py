@@ -34,6 +34,11 @@ class MigrateOptions:
     workers: int = 2
     dry_run: bool = False
     weights: PerformanceWeights = field(default_factory=PerformanceWeights)
+    # only the legacy sessions changed since the target's watermark (the nightly deployment)
+    incremental: bool = False
+    # a keyset partition of c3d_metadata.id (inclusive bounds): set by a partitioned backfill for each partition
+    first_id: str | None = None
+    last_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since >= self.until:
@@ -45,6 +50,13 @@ class MigrateOptions:
             raise UsageError("--batch-size must be at least 1", "e.g. --batch-size 2000")
         if self.workers < 1:
             raise UsageError("--workers must be at least 1", "e.g. --workers 2")
+        if self.incremental and (self.since or self.until):
+            raise UsageError(
+                "--incremental takes no --since/--until (it follows the target's watermark)",
+                "drop --since/--until, or run a backfill over the range without --incremental",
+            )
+        if (self.first_id is None) != (self.last_id is None):
+            raise UsageError("a partition needs both id bounds", "give first_id and last_id")
 
     def parameters(self, target_schema: str) -> dict[str, object]:
         return {
@@ -53,9 +65,15 @@ class MigrateOptions:
             "batch_size": self.batch_size,
             "weights": self.weights.as_text(),
             "target_schema": target_schema,
+            # present only when set, so the command keys of plain runs stay what they were
+            **({"incremental": True} if self.incremental else {}),
+            **({"first_id": self.first_id, "last_id": self.last_id} if self.first_id else {}),
         }
 
-    def command_key(self, target_schema: str) -> str:
-        """Same work → same key, so a killed run is resumed by re-running the same command."""
-        canonical = json.dumps(self.parameters(target_schema), sort_keys=True)
+    def command_key(self, target_schema: str, extra: dict[str, object] | None = None) -> str:
+        """Same work → same key, so a killed run is resumed by re-running the same command.
+
+        ``extra`` adds what defines the work beyond the options (an incremental run's starting watermark).
+        """
+        canonical = json.dumps({**self.parameters(target_schema), **(extra or {})}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import polars as pl
 import psycopg
 
 from statsfirst.db.connection import connect, connection
@@ -15,8 +16,8 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import LEGACY_SCHEMA, target_schema_for
 from statsfirst.errors import SchemaStateError
 from statsfirst.extract.legacy_reader import KeyRange, has_legacy_session_settings, read_batch
-from statsfirst.load.batch_loader import BatchOutcome, load_batch
-from statsfirst.pipeline import run_ledger
+from statsfirst.load.batch_loader import BatchOutcome, load_batch, split
+from statsfirst.pipeline import incremental, run_ledger
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.summary import MigrationSummary
 from statsfirst.transform.normalize import NormalizeOptions, normalize_batch
@@ -52,21 +53,45 @@ def migrate(
     target_schema = target_schema_for(dsn)
     run_time = datetime.now(UTC)
     key_range_all = KeyRange(
-        "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", options.since, options.until
+        options.first_id or "00000000-0000-0000-0000-000000000000",
+        options.last_id or "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        options.since,
+        options.until,
     )
+    candidates: set[str] | None = None  # None: every session of a batch's span
+    mark_to: incremental.Watermark | None = None
     with connection(dsn) as conn:
         conn.autocommit = True
         check_legacy_tables(conn)
         refs = ReferenceData.load(conn)
         with_settings = has_legacy_session_settings(conn)
-        command_key = options.command_key(target_schema)
+        parameters = options.parameters(target_schema)
+        extra: dict[str, object] = {}
+        if options.incremental:
+            mark_from = incremental.read_watermark(conn, target_schema)
+            extra = {"watermark_from": mark_from.as_json()}
+        command_key = options.command_key(target_schema, extra)
         run_id = None if options.dry_run else run_ledger.resumable_run(conn, command_key)
         resumed = run_id is not None
-        planned = run_ledger.plan_batches(conn, key_range_all, options.batch_size)
+        if options.incremental:
+            # the mark is taken before the changes are read, so whatever moves in between is seen next time
+            mark_to = (
+                incremental.Watermark.from_json(run_ledger.run_parameters(conn, run_id).get("watermark_to"))
+                if run_id
+                else incremental.next_watermark(conn, with_settings)
+            )
+            changed = incremental.changed_sessions(conn, mark_from, with_settings)
+            planned = incremental.plan_changed(changed, options.batch_size)
+            changed_ids = changed.filter(pl.col("changed"))["id"]
+            candidates = None if len(changed_ids) == len(changed) else set(changed_ids.to_list())
+            del changed, changed_ids
+        else:
+            planned = run_ledger.plan_batches(conn, key_range_all, options.batch_size)
         if options.dry_run:
             pending = planned
         elif run_id is None:
-            run_id = run_ledger.create_run(conn, command_key, options.parameters(target_schema), target_schema, planned)
+            recorded = {**parameters, **extra, **({"watermark_to": mark_to.as_json()} if mark_to else {})}
+            run_id = run_ledger.create_run(conn, command_key, recorded, target_schema, planned)
             pending = planned
         else:
             pending = run_ledger.pending_batches(conn, run_id)
@@ -75,6 +100,13 @@ def migrate(
         if run_id and resumed:
             for outcome in run_ledger.committed_outcomes(conn, run_id):
                 summary.add(outcome)
+        if options.first_id is None and not (options.since or options.until):
+            summary.disappeared = incremental.disappeared(conn).as_json()
+            if summary.disappeared["sessions"] or summary.disappeared["analyses"]:
+                log(
+                    f"{summary.disappeared['sessions']} migrated session(s) and {summary.disappeared['analyses']} "
+                    "analysis row(s) are no longer in the legacy tables: reported, kept in the target"
+                )
     summary.sessions_in_range = sum(b.session_count for b in planned)
     if on_start:
         on_start(summary.sessions_in_range - sum(b.session_count for b in pending))
@@ -98,22 +130,28 @@ def migrate(
         conn = worker_connection()
         key_range = KeyRange(batch.first_id, batch.last_id, options.since, options.until)
         legacy = read_batch(conn, key_range, with_settings=with_settings)
+        if candidates is not None:
+            legacy = incremental.only_sessions(legacy, candidates)
         normalized = normalize_batch(legacy, refs, normalize_options)
         normalized.problems = normalized.problems.vstack(validate_tables(normalized.tables))
+        read_count = len(normalized.session_ids)
+        unchanged = incremental.unchanged_sessions(conn, normalized.lineage) if options.incremental else set()
+        if unchanged:
+            normalized = split(normalized, set(normalized.session_ids) - unchanged)
         if options.dry_run:
             outcome = _dry_outcome(normalized)
         else:
             assert run_id is not None
 
             def commit(c: psycopg.Connection, result: BatchOutcome) -> None:
-                run_ledger.mark_committed(c, run_id, batch.batch_no, result.as_json())
+                run_ledger.mark_committed(c, run_id, batch.batch_no, {**result.as_json(), "unchanged": len(unchanged)})
 
             outcome = load_batch(conn, target_schema, normalized, run_id, commit)
         with lock:
-            summary.add(outcome.as_json())
-            summary.sessions_this_invocation += len(normalized.session_ids)
+            summary.add({**outcome.as_json(), "unchanged": len(unchanged)})
+            summary.sessions_this_invocation += read_count
         if on_progress:
-            on_progress(len(normalized.session_ids))
+            on_progress(read_count)
 
     try:
         if options.workers == 1:
@@ -128,8 +166,10 @@ def migrate(
             conn.close()
     summary.wall_seconds = time.perf_counter() - started
     if run_id and not options.dry_run:
-        with connection(dsn) as conn:
+        with connection(dsn) as conn, conn.transaction():
             run_ledger.finish_run(conn, run_id, summary.as_json())
+            if mark_to is not None:
+                incremental.store_watermark(conn, target_schema, mark_to, run_id)
     return summary
 
 

@@ -24,19 +24,40 @@ class PlannedBatch:
 
 PLAN_QUERY = sql.SQL(
     "SELECT c.id::text AS id FROM public.c3d_metadata c "
-    "WHERE (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s::timestamptz) "
+    "WHERE c.id BETWEEN %(first)s::uuid AND %(last)s::uuid "
+    "AND (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s::timestamptz) "
     "AND (%(until)s::timestamptz IS NULL OR c.created_at < %(until)s::timestamptz) ORDER BY c.id"
 )
 
 
 def plan_batches(conn: psycopg.Connection, key_range: KeyRange, batch_size: int) -> list[PlannedBatch]:
     """Keyset boundaries over c3d_metadata.id (one COPY of the ids in range)."""
-    ids = copy_frame(conn, PLAN_QUERY, {"since": key_range.since, "until": key_range.until}, {"id": pl.String})["id"]
+    ids = copy_frame(conn, PLAN_QUERY, key_range.params(), {"id": pl.String})["id"]
+    return batches_of(ids, batch_size)
+
+
+def batches_of(ids: pl.Series, batch_size: int) -> list[PlannedBatch]:
+    """Cut ordered ids into keyset batches of at most ``batch_size``."""
     batches = []
     for batch_no, start in enumerate(range(0, len(ids), batch_size)):
         chunk = ids.slice(start, batch_size)
         batches.append(PlannedBatch(batch_no, chunk[0], chunk[-1], len(chunk)))
     return batches
+
+
+def run_parameters(conn: psycopg.Connection, run_id: str) -> dict[str, object]:
+    row = conn.execute("SELECT parameters FROM statsfirst.migration_runs WHERE run_id = %s", (run_id,)).fetchone()
+    return dict(row[0]) if row else {}
+
+
+def completed_since(conn: psycopg.Connection, command_key: str, started_at: object) -> dict[str, object] | None:
+    """The totals of a run of ``command_key`` completed after ``started_at`` (another process did the work)."""
+    row = conn.execute(
+        "SELECT totals FROM statsfirst.migration_runs WHERE command_key = %s AND status = 'completed' "
+        "AND finished_at >= %s ORDER BY finished_at DESC LIMIT 1",
+        (command_key, started_at),
+    ).fetchone()
+    return dict(row[0]) if row and row[0] is not None else None
 
 
 def resumable_run(conn: psycopg.Connection, command_key: str) -> str | None:

@@ -23,16 +23,21 @@ class MigrationSummary:
     rows: Counter[str] = field(default_factory=Counter)
     wall_seconds: float = 0.0
     sessions_this_invocation: int = 0
+    # incremental runs: changed-looking sessions whose sources hash as before (nothing written)
+    unchanged: int = 0
+    # migrated legacy rows gone from the legacy tables: reported, never deleted from the target
+    disappeared: dict[str, Any] = field(default_factory=dict)
 
     def add(self, outcome: dict[str, Any]) -> None:
         self.migrated += int(outcome.get("migrated", 0))
         self.quarantined.update(outcome.get("quarantined", {}))
         self.skipped.update(outcome.get("skipped", {}))
         self.rows.update(outcome.get("rows", {}))
+        self.unchanged += int(outcome.get("unchanged", 0))
 
     @property
     def accounted(self) -> int:
-        return self.migrated + sum(self.quarantined.values()) + sum(self.skipped.values())
+        return self.migrated + sum(self.quarantined.values()) + sum(self.skipped.values()) + self.unchanged
 
     @property
     def rate(self) -> float:
@@ -51,6 +56,8 @@ class MigrationSummary:
             },
             "quarantined_by_reason": dict(sorted(self.quarantined.items())),
             "skipped_by_reason": dict(sorted(self.skipped.items())),
+            "unchanged": self.unchanged,
+            "disappeared": self.disappeared,
             "rows": {table: self.rows.get(table, 0) for table in TARGET_TABLES},
             "wall_seconds": round(self.wall_seconds, 3),
             "sessions_per_second": round(self.rate, 1),
@@ -68,6 +75,11 @@ class MigrationSummary:
             table.add_row(f"{verb}quarantined: {reason}", f"{count:,}")
         for reason, count in sorted(self.skipped.items()):
             table.add_row(f"{verb}skipped: {reason}", f"{count:,}")
+        if self.unchanged:
+            table.add_row("unchanged since last written (lineage hash)", f"{self.unchanged:,}")
+        if self.disappeared.get("sessions") or self.disappeared.get("analyses"):
+            table.add_row("gone from legacy (kept in target): sessions", f"{self.disappeared['sessions']:,}")
+            table.add_row("gone from legacy (kept in target): analyses", f"{self.disappeared['analyses']:,}")
         for name in TARGET_TABLES:
             note = " (no legacy source; stays empty)" if name == "export_history" else ""
             table.add_row(f"rows → {name}{note}", f"{self.rows.get(name, 0):,}")

@@ -84,6 +84,8 @@ def pipeline_counters(
     """The latest completed run's totals, when that run covered exactly this range and target schema."""
     row = conn.execute(
         "SELECT run_id::text, parameters, totals FROM statsfirst.migration_runs WHERE status = 'completed' "
+        # incremental runs and the partitions of a backfill count only part of the range: not comparable
+        "AND NOT (parameters ? 'incremental' OR parameters ? 'first_id') "
         "ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1"
     ).fetchone()
     if row is None or row[2] is None:
