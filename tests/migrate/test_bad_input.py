@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from migration_support import TARGET, TARGET_TABLES, run, scalar, seeded_database
+from migration_support import TARGET, TARGET_TABLES, WORKED_PARAMS, HandBuilt, rows, run, scalar, seeded_database
 
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.errors import SchemaStateError, UsageError
@@ -96,3 +96,18 @@ def test_dry_run_writes_nothing_and_counts_like_a_real_run(make_database: Callab
     sessions = real["sessions"]
     assert isinstance(sessions, dict)
     assert sessions["migrated"] > 0 and sessions["quarantined"] > 0
+
+
+def test_null_processing_status_is_held_back_not_lost(hand_built: HandBuilt) -> None:
+    """The legacy CHECK lets a NULL status through; such a session must be accounted for, not silently dropped."""
+    kept = hand_built.add_session(params=WORKED_PARAMS)
+    cleared = hand_built.add_session(params=WORKED_PARAMS)
+    with psycopg.connect(hand_built.dsn.conninfo) as conn:
+        conn.execute("UPDATE public.c3d_metadata SET processing_status = NULL WHERE id = %s", (cleared,))
+    summary = run(hand_built.dsn)
+    assert summary.migrated == 1 and sum(summary.quarantined.values()) == 1, summary.as_json()
+    assert summary.migrated + sum(summary.quarantined.values()) + sum(summary.skipped.values()) == 2
+    held = rows(hand_built.dsn, "SELECT legacy_session_id::text, reasons FROM statsfirst.quarantine")
+    assert len(held) == 1 and held[0][0] == cleared
+    assert "unknown_processing_status" in held[0][1]
+    assert scalar(hand_built.dsn, f"SELECT count(*) FROM {TARGET}.therapy_sessions WHERE id = %s", (kept,)) == 1

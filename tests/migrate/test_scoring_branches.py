@@ -156,3 +156,23 @@ def test_weights_parse_rejects(text: str, fragment: str) -> None:
     message = str(info.value)
     assert fragment in message
     assert "\n" not in message
+
+
+def test_missing_count_gives_null_completion_not_one() -> None:
+    """min_horizontal skips nulls: without a guard an unrecorded count would read as a complete session."""
+    frame = pl.DataFrame({"total": [None, 6.0, 6.0], "target": [12.0, None, 0.0]},
+                         schema={"total": pl.Float64, "target": pl.Float64})
+    out = frame.select(scoring.completion_rate(pl.col("total"), pl.col("target")).alias("c"))["c"].to_list()
+    assert out == [None, None, None]
+
+
+def test_missing_count_through_flow(hand_built: HandBuilt) -> None:
+    left = channel(11, 9, 10, 8)
+    del left["contraction_count"]
+    sid = hand_built.add_session(analytics={"CH1": left, "CH2": channel(12, 8, 11, 7)}, params=WORKED_PARAMS)
+    summary = run(hand_built.dsn)
+    assert summary.migrated == 1, summary.as_json()
+    s = hand_built.scores(sid)
+    assert s["left_muscle_completion_rate"] is None
+    assert s["right_muscle_completion_rate"] == pytest.approx(1.0)
+    assert s["compliance_score"] is None

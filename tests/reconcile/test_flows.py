@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from reconcile_support import quiet, seed
 
-from conftest import quiet, seed
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import apply_migrations
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from reconcile_support import SESSIONS, TARGET, Migrated, cli, execute
 
-from conftest import SESSIONS, TARGET, Migrated, cli, execute
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.reconcile.formats import render
 from statsfirst.reconcile.options import ReconcileOptions
@@ -167,7 +167,8 @@ def test_range_and_a_legacy_database_without_session_settings(
 ) -> None:
     """Target schema public (no legacy session_settings to collide with); a migration of part of the range
     reconciles for that range and leaves the rest unaccounted."""
-    from conftest import quiet, seed
+    from reconcile_support import quiet, seed
+
     from statsfirst.db.migrations import apply_migrations
     from statsfirst.pipeline.options import MigrateOptions, parse_day
     from statsfirst.pipeline.run import migrate

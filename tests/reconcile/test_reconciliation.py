@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from reconcile_support import SESSIONS, TARGET, Migrated, cli_json, execute
 
-from conftest import SESSIONS, TARGET, Migrated, cli_json, execute
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.run import reconcile

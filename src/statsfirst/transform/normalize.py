@@ -65,7 +65,8 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
     skipped = sessions.filter(pl.col("processing_status").is_in(NOT_YET_PROCESSED)).select(
         "session_id", pl.lit("not_yet_processed").alias("reason")
     )
-    active = sessions.filter(~pl.col("processing_status").is_in(NOT_YET_PROCESSED))
+    # a NULL status (the legacy CHECK lets it through) is neither skipped nor silently dropped: it is held back
+    active = sessions.filter(~pl.col("processing_status").is_in(NOT_YET_PROCESSED).fill_null(False))
     active_ids = active.select("session_id")
     analyses = batch.analyses.join(active_ids, on="session_id", how="semi")
     channels = current_analysis_channels(batch.channels.join(active_ids, on="session_id", how="semi"), analyses)
@@ -73,7 +74,13 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
 
     decoded, channel_problems = decode_channels(channels)
     settings, settings_problems = choose_linked_settings(settings_rows)
-    problems = [channel_problems, settings_problems, _analysis_problems(analyses), _game_point_problems(active)]
+    problems = [
+        channel_problems,
+        settings_problems,
+        _analysis_problems(analyses),
+        _game_point_problems(active),
+        _status_problems(active),
+    ]
 
     current = (
         channels.select("session_id", "analysis_id")
@@ -126,6 +133,19 @@ def _analysis_problems(analyses: pl.DataFrame) -> pl.DataFrame:
         check="json_object",
         value=pl.col("analytics_type"),
         reason="malformed_analytics",
+    )
+
+
+def _status_problems(sessions: pl.DataFrame) -> pl.DataFrame:
+    """A session without a processing_status: the legacy app always sets one, so someone cleared it; review it."""
+    return problems_from(
+        sessions.filter(pl.col("processing_status").is_null()),
+        stage="normalize",
+        table="therapy_sessions",
+        column=pl.lit("processing_status"),
+        check="not_null",
+        value=pl.lit("NULL"),
+        reason="unknown_processing_status",
     )
 
 

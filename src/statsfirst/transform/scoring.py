@@ -86,8 +86,12 @@ class ComplianceWeights:
 
 
 def completion_rate(total: pl.Expr, target: pl.Expr) -> pl.Expr:
-    """R_comp = min(total / T, 1)."""
-    return pl.min_horizontal(total / target, pl.lit(1.0))
+    """R_comp = min(total / T, 1); NULL when the count is not recorded or T is not positive.
+
+    (``min_horizontal`` skips nulls, so without the guard a missing count would read as complete.)
+    """
+    known = total.is_not_null() & target.is_not_null() & (target > 0)
+    return pl.when(known).then(pl.min_horizontal(total / target, pl.lit(1.0)))
 
 
 def quality_rate(good: pl.Expr, total: pl.Expr) -> pl.Expr:

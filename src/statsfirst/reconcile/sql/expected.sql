@@ -175,7 +175,9 @@ WITH fields AS (
 ),
 rates AS (
     SELECT f.*,
-           least(f.total / nullif(f.target_contractions, 0), 1.0::float8) AS completion_rate,
+           -- least() skips NULLs: guard so a missing count or target stays NULL (as in transform/scoring.py)
+           CASE WHEN f.total IS NOT NULL AND f.target_contractions > 0
+                THEN least(f.total / f.target_contractions, 1.0::float8) END AS completion_rate,
            CASE WHEN f.total = 0 THEN 0.0::float8 ELSE f.good_intensity / nullif(f.total, 0) END AS intensity_rate,
            CASE WHEN f.total = 0 THEN 0.0::float8 ELSE f.good_duration / nullif(f.total, 0) END AS duration_rate
     FROM fields f
