@@ -26,6 +26,7 @@ def migrate_batches(
     dry_run: bool,
     weights: str | None,
     dsn_secret_block: str | None,
+    incremental: bool = False,
 ) -> dict[str, object]:
     logger = get_run_logger()
     options = MigrateOptions(
@@ -35,6 +36,7 @@ def migrate_batches(
         workers=workers,
         dry_run=dry_run,
         weights=PerformanceWeights.parse(weights) if weights else PerformanceWeights(),
+        incremental=incremental,
     )
     summary = migrate(resolve_flow_dsn(dsn_secret_block), options, log=logger.info)
     return summary.as_json()
@@ -50,9 +52,13 @@ def migrate_legacy(
     weights: str | None = None,
     dsn_secret_block: str | None = None,
     reconcile_after: bool = True,
+    incremental: bool = False,
 ) -> dict[str, object]:
-    """Migrate legacy sessions created in [since, until) into the recorded target schema, then reconcile them."""
-    totals = migrate_batches(since, until, batch_size, workers, dry_run, weights, dsn_secret_block)
+    """Migrate legacy sessions created in [since, until) into the recorded target schema, then reconcile them.
+
+    ``incremental``: only the sessions changed since the last incremental run (the nightly deployment).
+    """
+    totals = migrate_batches(since, until, batch_size, workers, dry_run, weights, dsn_secret_block, incremental)
     sessions = totals["sessions"]
     create_markdown_artifact(
         key="statsfirst-migration-summary",

@@ -198,6 +198,18 @@ def migrate_command(
         typer.Option("--weights", help="compliance=0.40,symmetry=0.25,effort=0.20,game=0.15 (must sum to 1)."),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    incremental: Annotated[
+        bool,
+        typer.Option("--incremental", help="Only sessions changed since the last incremental run (the watermark)."),
+    ] = False,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            envvar="STATSFIRST_DASK_ADDRESS",
+            help="Run the range as partitions on this Dask scheduler (tcp://host:8786) through Prefect.",
+        ),
+    ] = None,
 ) -> None:
     """Migrate legacy sessions into the Statistics-First tables (idempotent; re-run the same command to resume)."""
     import json
@@ -223,10 +235,22 @@ def migrate_command(
             workers=workers,
             dry_run=dry_run,
             weights=PerformanceWeights.parse(weights) if weights else PerformanceWeights(),
+            incremental=incremental,
         )
 
     options = run_safely(build_options)
     resolved = _resolve(dsn)
+    if dask_address:
+        from statsfirst.pipeline.partitions import check_partitionable, run_partitioned_flow
+
+        run_safely(lambda: check_partitionable(options))
+
+        def partitioned() -> None:
+            totals = run_partitioned_flow(resolved, options, dask_address=dask_address)
+            print(json.dumps(totals, indent=2))
+
+        run_safely(partitioned, resolved)
+        return
 
     def action() -> None:
         if console.is_terminal and not json_output:
