@@ -7,8 +7,12 @@ Thin: parameters in, one task that calls the library, a summary artifact out, th
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from pydantic import Field
 
 from reconcile import reconcile
 from statsfirst.flow_support import resolve_flow_dsn
@@ -44,10 +48,10 @@ def migrate_batches(
 
 @flow(name="migrate_legacy")
 def migrate_legacy(
-    since: str | None = None,
-    until: str | None = None,
-    batch_size: int = 2000,
-    workers: int = 1,
+    since: date | None = None,
+    until: date | None = None,
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000,
+    workers: Annotated[int, Field(ge=1, le=64)] = 1,
     dry_run: bool = False,
     weights: str | None = None,
     dsn_secret_block: str | None = None,
@@ -58,7 +62,9 @@ def migrate_legacy(
 
     ``incremental``: only the sessions changed since the last incremental run (the nightly deployment).
     """
-    totals = migrate_batches(since, until, batch_size, workers, dry_run, weights, dsn_secret_block, incremental)
+    since_text, until_text = (day.isoformat() if day else None for day in (since, until))
+    totals = migrate_batches(since_text, until_text, batch_size, workers, dry_run, weights, dsn_secret_block,
+                             incremental)
     sessions = totals["sessions"]
     create_markdown_artifact(
         key="statsfirst-migration-summary",
@@ -66,7 +72,7 @@ def migrate_legacy(
         description=f"sessions: {sessions}",
     )
     if reconcile_after and not dry_run:
-        report = reconcile(since=since, until=until, dsn_secret_block=dsn_secret_block)
+        report = reconcile(since=since_text, until=until_text, dsn_secret_block=dsn_secret_block)
         totals["reconciled"] = report["reconciled"]
     return totals
 
