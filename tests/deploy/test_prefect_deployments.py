@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from prefect_support import PREFECT, REPO_ROOT
 
-from conftest import PREFECT, REPO_ROOT
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.legacy.baseline import init_legacy
 
