@@ -45,8 +45,8 @@ def test_incremental_touches_exactly_the_changed_and_new_sessions(make_database:
     with psycopg.connect(dsn.conninfo) as conn:
         changed = [r[0] for r in conn.execute(
             f"SELECT t.id::text FROM {TARGET}.therapy_sessions t ORDER BY t.id LIMIT 5").fetchall()]
-        conn.execute("UPDATE public.c3d_metadata SET duration_seconds = duration_seconds + 1 WHERE id = ANY(%s::uuid[])",
-                     (changed,))
+        conn.execute("UPDATE public.c3d_metadata SET duration_seconds = duration_seconds + 1"
+                     " WHERE id = ANY(%s::uuid[])", (changed,))
         templates = [r[0] for r in conn.execute(
             f"SELECT t.id::text FROM {TARGET}.therapy_sessions t ORDER BY t.id DESC LIMIT 10").fetchall()]
         added = []
@@ -54,14 +54,16 @@ def test_incremental_touches_exactly_the_changed_and_new_sessions(make_database:
             new_id = conn.execute(
                 "INSERT INTO public.c3d_metadata SELECT (jsonb_populate_record(NULL::public.c3d_metadata, to_jsonb(c)"
                 " || jsonb_build_object('id', gen_random_uuid(), 'file_path', c.file_path || '.copy',"
-                " 'file_hash', encode(sha256(convert_to(c.file_hash, 'UTF8')), 'hex'), 'updated_at', now()))).* FROM public.c3d_metadata c WHERE c.id = %s"
+                " 'file_hash', encode(sha256(convert_to(c.file_hash, 'UTF8')), 'hex'), 'updated_at', now())))."
+                "* FROM public.c3d_metadata c WHERE c.id = %s"
                 " RETURNING id::text", (template,)).fetchone()
             assert new_id is not None
             added.append(new_id[0])
             conn.execute(
                 "INSERT INTO public.analysis_results SELECT (jsonb_populate_record(NULL::public.analysis_results,"
                 " to_jsonb(a) || jsonb_build_object('id', gen_random_uuid(), 'c3d_metadata_id', %s::uuid,"
-                " 'file_hash', encode(sha256(convert_to(a.file_hash, 'UTF8')), 'hex'), 'created_at', now()))).* FROM public.analysis_results a"
+                " 'file_hash', encode(sha256(convert_to(a.file_hash, 'UTF8')), 'hex'), 'created_at', now())))."
+                "* FROM public.analysis_results a"
                 " WHERE a.c3d_metadata_id = %s", (new_id[0], template))
     before = row_versions(dsn)
 
