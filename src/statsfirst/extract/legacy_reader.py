@@ -34,10 +34,27 @@ from statsfirst.extract.fields import (
 LEGACY = sql.Identifier("public")
 
 
+# PostgreSQL timestamps reach further than polars' (epoch microseconds in an int64): ±infinity and dates after the
+# year 294,000 cannot be carried. Such a value comes out NULL, and `unrepresentable_timestamps` names it, so the
+# session is held back with the value (never a failed batch, never a silent NULL).
+_REPRESENTABLE = "(isfinite({col}) AND {col} < '294000-01-01')"
+
+
 def _epoch(column: str, alias: str) -> sql.Composable:
-    return sql.SQL("(extract(epoch FROM {col}) * 1000000)::bigint AS {alias}").format(
-        col=sql.SQL(column), alias=sql.Identifier(f"{alias}_us")
-    )
+    return sql.SQL(
+        "CASE WHEN " + _REPRESENTABLE + " THEN (extract(epoch FROM {col}) * 1000000)::bigint END AS {alias}"
+    ).format(col=sql.SQL(column), alias=sql.Identifier(f"{alias}_us"))
+
+
+def _unrepresentable(columns: dict[str, str]) -> sql.Composable:
+    """``name=value`` of each timestamp column that polars cannot hold, joined by ``; `` (NULL when none)."""
+    parts = [
+        sql.SQL("CASE WHEN NOT " + _REPRESENTABLE + " THEN {name} || {col}::text END").format(
+            col=sql.SQL(column), name=sql.Literal(f"{name}=")
+        )
+        for name, column in columns.items()
+    ]
+    return sql.SQL("nullif(concat_ws('; ', {}), '') AS unrepresentable_timestamps").format(sql.SQL(", ").join(parts))
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,7 @@ SESSIONS_QUERY = sql.SQL(
            c.channel_names::text AS channel_names, c.channel_count,
            c.sampling_rate, c.duration_seconds, c.frame_count, c.resolved_patient_id, c.resolved_therapist_id,
            {resolved_session_date}, c.processing_status, c.processing_version, c.error_message,
-           {created_at}, {updated_at}, {processed_at},
+           {created_at}, {updated_at}, {processed_at}, {unrepresentable},
            md5(c::text) AS c3d_hash
     FROM {legacy}.c3d_metadata c
     WHERE {range}
@@ -86,6 +103,8 @@ SESSIONS_QUERY = sql.SQL(
     created_at=_epoch("c.created_at", "created_at"),
     updated_at=_epoch("c.updated_at", "updated_at"),
     processed_at=_epoch("c.processed_at", "processed_at"),
+    unrepresentable=_unrepresentable({name: f"c.{name}" for name in (
+        "session_date", "resolved_session_date", "created_at", "updated_at", "processed_at")}),
     legacy=LEGACY,
     range=RANGE_FILTER,
 )
@@ -116,6 +135,7 @@ SESSIONS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "created_at_us": pl.Int64,
     "updated_at_us": pl.Int64,
     "processed_at_us": pl.Int64,
+    "unrepresentable_timestamps": pl.String,
     "c3d_hash": pl.String,
 }
 
@@ -123,7 +143,7 @@ ANALYSES_QUERY = sql.SQL(
     """
     SELECT a.id::text AS analysis_id, a.c3d_metadata_id::text AS session_id, a.file_hash, a.processing_version,
            a.processing_params::text AS processing_params, a.processing_time_ms, a.cache_hits,
-           {last_accessed_at}, {expires_at}, {created_at},
+           {last_accessed_at}, {expires_at}, {created_at}, {unrepresentable},
            jsonb_typeof(a.analytics_data) AS analytics_type,
            -- analytics_data enters by its 64-bit jsonb hash: printing it as text for md5 costs more than the rest
            -- of the batch's extract, and a change detector needs no more than that
@@ -138,6 +158,7 @@ ANALYSES_QUERY = sql.SQL(
     last_accessed_at=_epoch("a.last_accessed_at", "last_accessed_at"),
     expires_at=_epoch("a.expires_at", "expires_at"),
     created_at=_epoch("a.created_at", "created_at"),
+    unrepresentable=_unrepresentable({name: f"a.{name}" for name in ("last_accessed_at", "expires_at", "created_at")}),
     legacy=LEGACY,
     range=RANGE_FILTER,
     analysis_range=ANALYSIS_RANGE,
@@ -153,6 +174,7 @@ ANALYSES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "last_accessed_at_us": pl.Int64,
     "expires_at_us": pl.Int64,
     "created_at_us": pl.Int64,
+    "unrepresentable_timestamps": pl.String,
     "analytics_type": pl.String,
     "analysis_hash": pl.String,
 }
@@ -267,7 +289,7 @@ SETTINGS_QUERY = sql.SQL(
     SELECT s.c_id::text AS session_id, s.user_id::text AS settings_user_id, s.session_id AS settings_session_id,
            CASE WHEN s.session_id = s.c_session_id THEN 'session_id' ELSE 'id' END AS link,
            CASE WHEN jsonb_typeof(s.params) = 'object' THEN s.params::text END AS params,
-           {updated_at},
+           {updated_at}, {unrepresentable},
            count(*) OVER (PARTITION BY s.c_id) AS candidates,
            to_json(
                CASE WHEN jsonb_typeof(s.params) IS DISTINCT FROM 'object'
@@ -294,7 +316,12 @@ SETTINGS_QUERY = sql.SQL(
                END)::text AS type_problems
     FROM linked s
     """
-).format(updated_at=_epoch("s.updated_at", "settings_updated_at"), legacy=LEGACY, range=RANGE_FILTER)
+).format(
+    updated_at=_epoch("s.updated_at", "settings_updated_at"),
+    unrepresentable=_unrepresentable({"updated_at": "s.updated_at"}),
+    legacy=LEGACY,
+    range=RANGE_FILTER,
+)
 SETTINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "session_id": pl.String,
     "settings_user_id": pl.String,
@@ -302,6 +329,7 @@ SETTINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "link": pl.String,
     "params": pl.String,
     "settings_updated_at_us": pl.Int64,
+    "unrepresentable_timestamps": pl.String,
     "candidates": pl.Int64,
     "type_problems": pl.String,
 }

@@ -80,6 +80,9 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
         _analysis_problems(analyses),
         _game_point_problems(active),
         _status_problems(active),
+        _timestamp_problems(active, "therapy_sessions"),
+        _timestamp_problems(analyses, "signal_processing_cache"),
+        _timestamp_problems(settings_rows, "session_settings"),
     ]
 
     current = (
@@ -146,6 +149,25 @@ def _status_problems(sessions: pl.DataFrame) -> pl.DataFrame:
         check="not_null",
         value=pl.lit("NULL"),
         reason="unknown_processing_status",
+    )
+
+
+def _timestamp_problems(rows: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Legacy timestamps polars cannot carry (±infinity, beyond the year 294,000), named by the extract."""
+    named = (
+        rows.filter(pl.col("unrepresentable_timestamps").is_not_null())
+        .with_columns(pl.col("unrepresentable_timestamps").str.split("; ").alias("_named"))
+        .explode("_named")
+        .with_columns(pl.col("_named").str.splitn("=", 2).alias("_parts"))
+    )
+    return problems_from(
+        named,
+        stage="normalize",
+        table=table,
+        column=pl.col("_parts").struct.field("field_0"),
+        check="representable_timestamp",
+        value=pl.col("_parts").struct.field("field_1"),
+        reason="out_of_range",
     )
 
 
