@@ -49,7 +49,15 @@ def prepare_for_copy(frame: pl.DataFrame, types: dict[str, str]) -> pl.DataFrame
         if target in _INTEGER_TYPES and dtype.is_float():
             column = column.round().cast(pl.Int64)
         elif isinstance(dtype, pl.Datetime):
-            column = column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00")
+            utc = column.dt.convert_time_zone("UTC")
+            # polars writes year 0 and before astronomically (-4712); PostgreSQL reads 4713 ... BC
+            column = (
+                pl.when(utc.dt.year() > 0)
+                .then(utc.dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00"))
+                .otherwise(
+                    (1 - utc.dt.year()).cast(pl.String).str.zfill(4) + utc.dt.strftime("-%m-%d %H:%M:%S%.6f+00 BC")
+                )
+            )
         elif isinstance(dtype, pl.List):
             column = pl.when(column.is_null()).then(None).otherwise(pl.lit("{") + column.list.join(",") + pl.lit("}"))
         expressions.append(column.alias(name))

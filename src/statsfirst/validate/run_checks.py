@@ -15,6 +15,7 @@ REASONS = {
     "finite": "not_finite",
     "isin": "unknown_value",
     "half_steps": "out_of_range",
+    "json_array": "wrong_type",
 }
 
 

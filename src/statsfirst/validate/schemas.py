@@ -51,12 +51,17 @@ def finite(name: str) -> pa.Column:
     )
 
 
+# the largest value of a PostgreSQL integer column: counts that arrive as JSON floats are checked against it
+INT4_MAX = 2_147_483_647.0
+
+
 def integral_count(name: str) -> pa.Column:
-    """Counts arrive as JSON floats; 12.0 is accepted, 7.5 and -1 are not."""
+    """Counts arrive as JSON floats; 12.0 is accepted, 7.5, -1 and 1e17 (no integer column holds it) are not."""
     return pa.Column(
         pl.Float64,
         [
             pa.Check.ge(0.0),
+            pa.Check.le(INT4_MAX),
             pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
         ],
         nullable=True,
@@ -83,6 +88,13 @@ THERAPY_SESSIONS = pa.DataFrameSchema(
         "original_duration_seconds": positive("original_duration_seconds"),
         "original_sample_count": pa.Column(pl.Int64, pa.Check.gt(0), nullable=True),
         "channel_count": pa.Column(pl.Int64, pa.Check.gt(0), nullable=True),
+        # the target CHECK: a non-empty JSON array ([] and null became NULL in the transform)
+        "channel_names": pa.Column(
+            pl.String,
+            pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).str.starts_with("[") & (pl.col(d.key) != "[]")),
+                     name="json_array"),
+            nullable=True,
+        ),
         "processing_status": pa.Column(pl.String, pa.Check.isin(("pending", "processing", "completed", "failed"))),
         "processing_time_ms": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
         "processing_version": pa.Column(pl.String),
@@ -102,6 +114,7 @@ EMG_STATISTICS = pa.DataFrameSchema(
             pl.Float64,
             [
                 pa.Check.gt(0.0),
+                pa.Check.le(INT4_MAX),
                 pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
             ],
         ),
@@ -179,7 +192,7 @@ PERFORMANCE_SCORES = pa.DataFrameSchema(
             nullable=True,
         ),
         "game_points_achieved": integral_count("game_points_achieved"),
-        "game_points_maximum": pa.Column(pl.Float64, pa.Check.gt(0.0), nullable=True),
+        "game_points_maximum": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
         "session_duration_minutes": non_negative("session_duration_minutes"),
         **{
             f"{s}_muscle_{r}_rate": unit(f"{s}_muscle_{r}_rate")
@@ -207,8 +220,8 @@ BFR_MONITORING = pa.DataFrameSchema(
 
 SESSION_SETTINGS = pa.DataFrameSchema(
     {
-        "target_contractions_left": pa.Column(pl.Float64, [pa.Check.gt(0.0)], nullable=True),
-        "target_contractions_right": pa.Column(pl.Float64, [pa.Check.gt(0.0)], nullable=True),
+        "target_contractions_left": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
+        "target_contractions_right": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
         "settings_source": pa.Column(pl.String, pa.Check.isin(("legacy", "default"))),
     },
     strict=False,
