@@ -66,12 +66,28 @@ def resolve_dsn(explicit: str | None = None) -> ResolvedDsn:
     return ResolvedDsn(embedded_dsn(), "embedded")
 
 
+# libpq's parse errors quote the piece of the string they stumbled on; in a malformed string that piece can be part of
+# the password (`password=my secret` → missing "=" after "secret"), so a quoted piece found after the password's
+# start is masked
+_PASSWORD_START = re.compile(r"password|://[^/@\s]*:", re.IGNORECASE)
+_QUOTED_PIECE = re.compile(r'"(.+?)"(?=\s|$)')
+
+
+def _mask_password_pieces(message: str, conninfo: str) -> str:
+    start = _PASSWORD_START.search(conninfo)
+    if start is None:
+        return message
+    tail = conninfo[start.end():]
+    return _QUOTED_PIECE.sub(lambda m: '"***"' if len(m[1]) > 1 and m[1] in tail else m[0], message)
+
+
 def _checked(conninfo: str, source: str) -> ResolvedDsn:
     try:
         conninfo_to_dict(conninfo)
     except Exception as exc:
+        detail = _mask_password_pieces(redact(str(exc).splitlines()[0]), conninfo)
         raise UsageError(
-            f"the connection string from {source} is malformed ({redact(str(exc).splitlines()[0])})",
+            f"the connection string from {source} is malformed ({detail})",
             "give a URI like postgresql://user@host:5432/dbname or key=value pairs",
         ) from None
     return ResolvedDsn(conninfo, source)
