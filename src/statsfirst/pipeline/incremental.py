@@ -61,6 +61,11 @@ def read_watermark(conn: psycopg.Connection, target_schema: str) -> Watermark:
     return Watermark(row[0], row[1]) if row else NO_WATERMARK
 
 
+# Legacy stamps past Python's datetime range (infinity, year 10,000+) hold their session back (out_of_range); they
+# must not become the mark either, or every later run would fail to read it.
+YEAR_10K = sql.Literal("10000-01-01 00:00:00+00")
+
+
 def next_watermark(conn: psycopg.Connection, with_settings: bool) -> Watermark:
     """The newest legacy change visible now, held back to the start of any transaction still writing.
 
@@ -68,7 +73,11 @@ def next_watermark(conn: psycopg.Connection, with_settings: bool) -> Watermark:
     open transaction of this database means such a row is still at or above the mark when the next run looks.
     """
     settings = (
-        sql.SQL(", (SELECT max(updated_at) FROM public.session_settings)") if with_settings else sql.SQL("")
+        sql.SQL(", (SELECT max(updated_at) FILTER (WHERE updated_at < {bound}) FROM public.session_settings)").format(
+            bound=YEAR_10K
+        )
+        if with_settings
+        else sql.SQL("")
     )
     query = sql.SQL(
         """
@@ -76,12 +85,14 @@ def next_watermark(conn: psycopg.Connection, with_settings: bool) -> Watermark:
             SELECT min(xact_start) AS oldest FROM pg_stat_activity
             WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
         )
-        SELECT least((SELECT max(updated_at) FROM public.c3d_metadata), (SELECT oldest FROM in_flight)),
-               least(greatest((SELECT max(created_at) FROM public.analysis_results),
-                              (SELECT max(last_accessed_at) FROM public.analysis_results){settings}),
+        SELECT least((SELECT max(updated_at) FILTER (WHERE updated_at < {bound}) FROM public.c3d_metadata),
+                     (SELECT oldest FROM in_flight)),
+               least(greatest((SELECT max(created_at) FILTER (WHERE created_at < {bound}) FROM public.analysis_results),
+                              (SELECT max(last_accessed_at) FILTER (WHERE last_accessed_at < {bound})
+                               FROM public.analysis_results){settings}),
                      (SELECT oldest FROM in_flight))
         """
-    ).format(settings=settings)
+    ).format(settings=settings, bound=YEAR_10K)
     row = conn.execute(query).fetchone()
     assert row is not None
     return Watermark(row[0], row[1])
