@@ -93,13 +93,14 @@ def migrate(
             recorded = {**parameters, **extra, **({"watermark_to": mark_to.as_json()} if mark_to else {})}
             run_id = run_ledger.create_run(conn, command_key, recorded, target_schema, planned)
             pending = planned
-        else:
-            pending = run_ledger.pending_batches(conn, run_id)
+        committed: list[dict[str, object]] = []
+        if resumed:
+            assert run_id is not None
+            pending, committed = run_ledger.resume_state(conn, run_id)
             log(f"resuming run {run_id}: {len(pending)} of {len(planned)} batches left")
         summary = MigrationSummary(run_id=run_id, dry_run=options.dry_run, resumed=resumed)
-        if run_id and resumed:
-            for outcome in run_ledger.committed_outcomes(conn, run_id):
-                summary.add(outcome)
+        for outcome in committed:
+            summary.add(outcome)
         if options.first_id is None and not (options.since or options.until):
             summary.disappeared = incremental.disappeared(conn).as_json()
             if summary.disappeared["sessions"] or summary.disappeared["analyses"]:

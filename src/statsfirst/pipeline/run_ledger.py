@@ -103,6 +103,22 @@ def pending_batches(conn: psycopg.Connection, run_id: str) -> list[PlannedBatch]
     return [PlannedBatch(*row) for row in rows]
 
 
+def resume_state(conn: psycopg.Connection, run_id: str) -> tuple[list[PlannedBatch], list[dict[str, object]]]:
+    """(pending batches, outcomes of committed ones) read in one statement, so in one snapshot.
+
+    Two separate reads let a batch that another process commits in between count as both, which doubled it in the
+    summary of a second ``migrate`` running the same range.
+    """
+    rows = conn.execute(
+        "SELECT batch_no, first_id::text, last_id::text, session_count, status, outcome "
+        "FROM statsfirst.migration_batches WHERE run_id = %s ORDER BY batch_no",
+        (run_id,),
+    ).fetchall()
+    pending = [PlannedBatch(*row[:4]) for row in rows if row[4] == "pending"]
+    committed = [row[5] for row in rows if row[4] == "committed"]
+    return pending, committed
+
+
 def mark_committed(conn: psycopg.Connection, run_id: str, batch_no: int, outcome: dict[str, object]) -> None:
     conn.execute(
         "UPDATE statsfirst.migration_batches SET status = 'committed', committed_at = now(), outcome = %s "
