@@ -5,6 +5,8 @@ from __future__ import annotations
 import polars as pl
 import psycopg
 
+from statsfirst.load.staging import STAGED_RANGE, copy_to_temp
+
 ANALYSIS_PAYLOAD = """
     jsonb_build_object('id', a.id, 'c3d_metadata_id', a.c3d_metadata_id, 'file_hash', a.file_hash,
         'processing_version', a.processing_version, 'processing_params', a.processing_params,
@@ -23,13 +25,6 @@ ANALYSIS_LINEAGE = """
         'created_at', a.created_at, 'expires_at', a.expires_at,
         'analytics_residual', r.analytics_residual::jsonb)
 """
-# Bounds every read of a legacy or target table to the batch's id range, so each batch costs an index range scan
-# whatever the planner's statistics say (a hash join over the whole table per batch would make a run O(N^2)).
-STAGED_RANGE = (
-    "BETWEEN (SELECT id FROM stage_therapy_sessions ORDER BY id LIMIT 1) "
-    "AND (SELECT id FROM stage_therapy_sessions ORDER BY id DESC LIMIT 1)"
-)
-
 # analytics_residual: what emg_statistics does not keep, built per current analysis by
 # transform/analytics_residual.py (NULL for other analyses); read by analysis_results_view (sql/007)
 
@@ -54,7 +49,13 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
         .with_columns((pl.lit("[") + pl.col("failures") + pl.lit("]")).alias("failures")
         )
     )
-    copy_to_staging_raw(conn, grouped)
+    reasons_literal = pl.lit("{") + pl.col("reasons").list.join(",") + pl.lit("}")
+    copy_to_temp(
+        conn,
+        "stage_quarantine",
+        "session_id text, stage text, reasons text[], failures text",
+        grouped.select("session_id", "stage", reasons_literal.alias("reasons"), "failures"),
+    )
     cursor = conn.execute(
         f"""
         INSERT INTO statsfirst.quarantine AS q (legacy_session_id, legacy_analysis_ids, stage, reasons, failures,
@@ -77,20 +78,6 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
     return max(cursor.rowcount, 0)
 
 
-def copy_to_staging_raw(conn: psycopg.Connection, grouped: pl.DataFrame) -> None:
-    conn.execute(
-        "CREATE TEMP TABLE stage_quarantine (session_id text, stage text, reasons text[], failures text) ON COMMIT DROP"
-    )
-    payload = grouped.select(
-        "session_id",
-        "stage",
-        (pl.lit("{") + pl.col("reasons").list.join(",") + pl.lit("}")).alias("reasons"),
-        "failures",
-    ).write_csv(include_header=False)
-    with conn.cursor() as cur, cur.copy("COPY stage_quarantine FROM STDIN (FORMAT csv)") as copy:
-        copy.write(payload.encode("utf-8"))
-
-
 def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
     """Sessions fixed in the legacy data after being held back: their open entry is marked resolved."""
     cursor = conn.execute(
@@ -105,13 +92,14 @@ def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
 def write_lineage(
     conn: psycopg.Connection, schema: str, lineage: pl.DataFrame, residuals: pl.DataFrame, run_id: str
 ) -> None:
-    conn.execute(
-        "CREATE TEMP TABLE stage_lineage (session_id uuid, raw_patient_id text, raw_resolved_patient_id text, "
-        "raw_therapist_id text, raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, "
-        "linked_settings text, source_fingerprint text) ON COMMIT DROP"
+    copy_to_temp(
+        conn,
+        "stage_lineage",
+        "session_id uuid, raw_patient_id text, raw_resolved_patient_id text, raw_therapist_id text, "
+        "raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, linked_settings text, "
+        "source_fingerprint text",
+        lineage,
     )
-    with conn.cursor() as cur, cur.copy("COPY stage_lineage FROM STDIN (FORMAT csv)") as copy:
-        copy.write(lineage.write_csv(include_header=False).encode("utf-8"))
     conn.execute(
         f"""
         INSERT INTO statsfirst.session_lineage AS l (legacy_session_id, raw_patient_id, raw_resolved_patient_id,
@@ -134,9 +122,12 @@ def write_lineage(
         """,
         {"run": run_id},
     )
-    conn.execute("CREATE TEMP TABLE stage_residual (analysis_id uuid, analytics_residual text) ON COMMIT DROP")
-    with conn.cursor() as cur, cur.copy("COPY stage_residual FROM STDIN (FORMAT csv)") as copy:
-        copy.write(residuals.select("analysis_id", "analytics_residual").write_csv(include_header=False).encode())
+    copy_to_temp(
+        conn,
+        "stage_residual",
+        "analysis_id uuid, analytics_residual text",
+        residuals.select("analysis_id", "analytics_residual"),
+    )
     conn.execute(
         f"""
         INSERT INTO statsfirst.analysis_lineage AS l (legacy_analysis_id, legacy_session_id, legacy_analysis, run_id)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from statsfirst.load.bookkeeping import STAGED_RANGE
-from statsfirst.load.staging import Staged
+from statsfirst.load.staging import STAGED_RANGE, Staged
 from statsfirst.load.table_specs import CHILD_TABLES, TableSpec
 
 

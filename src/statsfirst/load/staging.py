@@ -11,6 +11,13 @@ from psycopg import sql
 _INTEGER_TYPES = {"integer", "bigint", "smallint"}
 
 
+# Bounds every read of a legacy or target table to the batch's id range, so each batch costs an index range scan
+# whatever the planner's statistics say (a hash join over the whole table per batch would make a run O(N^2)).
+STAGED_RANGE = (
+    "BETWEEN (SELECT id FROM stage_therapy_sessions ORDER BY id LIMIT 1) "
+    "AND (SELECT id FROM stage_therapy_sessions ORDER BY id DESC LIMIT 1)"
+)
+
 _COLUMN_CACHE: dict[tuple[str, ...], dict[str, str]] = {}
 
 
@@ -85,3 +92,10 @@ def copy_to_staging(conn: psycopg.Connection, schema: str, table: str, frame: pl
         with conn.cursor() as cur, cur.copy(statement) as copy:
             copy.write(payload.encode("utf-8"))
     return Staged(stage, tuple(columns))
+
+
+def copy_to_temp(conn: psycopg.Connection, name: str, columns: str, frame: pl.DataFrame) -> None:
+    """A bookkeeping staging table (``columns``: its column definitions, in the frame's order), dropped at commit."""
+    conn.execute(f"CREATE TEMP TABLE {name} ({columns}) ON COMMIT DROP")
+    with conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN (FORMAT csv)") as copy:
+        copy.write(frame.write_csv(include_header=False).encode("utf-8"))
