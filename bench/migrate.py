@@ -12,16 +12,10 @@ import resource
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
+from scratch import scratch_database, seed_and_apply
 from statsfirst.db.dsn import resolve_dsn
-from statsfirst.db.migrations import apply_migrations
-from statsfirst.legacy.baseline import init_legacy
-from statsfirst.legacy.generator import seed_legacy
 
 
 def main() -> None:
@@ -34,17 +28,8 @@ def main() -> None:
     args = parser.parse_args()
 
     admin = resolve_dsn(args.dsn)
-    name = f"sf_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin.conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    target = admin.with_database(name)
-    try:
-        started = time.perf_counter()
-        with psycopg.connect(target.conninfo) as conn:
-            init_legacy(conn, with_session_settings=True)
-            seed_legacy(conn, sessions=args.sessions, seed=1, bad_fraction=0.01, signal_samples=args.signal_samples)
-        seed_seconds = time.perf_counter() - started
-        apply_migrations(target, target_schema="stats", log=lambda _: None)
+    with scratch_database(admin) as target:
+        seed_seconds = seed_and_apply(target, sessions=args.sessions, signal_samples=args.signal_samples)
         cli = Path(sys.executable).parent / "statsfirst"
         started = time.perf_counter()
         result = subprocess.run(
@@ -66,10 +51,6 @@ def main() -> None:
             "quarantined": summary["sessions"]["quarantined"],
             "skipped": summary["sessions"]["skipped"],
         }, indent=2))
-    finally:
-        with psycopg.connect(admin.conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
 
 if __name__ == "__main__":
     main()

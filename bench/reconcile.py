@@ -15,16 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
+from scratch import scratch_database, seed_and_apply
 from statsfirst.db.dsn import resolve_dsn
-from statsfirst.db.migrations import apply_migrations
-from statsfirst.legacy.baseline import init_legacy
-from statsfirst.legacy.generator import seed_legacy
 
 CLI = Path(sys.executable).parent / "statsfirst"
 
@@ -39,19 +36,13 @@ def main() -> None:
     args = parser.parse_args()
 
     admin = resolve_dsn(args.dsn)
-    name = args.database or f"sf_bench_{uuid.uuid4().hex[:8]}"
-    target = admin.with_database(name)
-    timings: dict[str, float] = {}
-    try:
-        if args.database is None:
-            with psycopg.connect(admin.conninfo, autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            started = time.perf_counter()
-            with psycopg.connect(target.conninfo) as conn:
-                init_legacy(conn, with_session_settings=True)
-                seed_legacy(conn, sessions=args.sessions, seed=1, bad_fraction=0.01)
-            timings["seed_seconds"] = time.perf_counter() - started
-            apply_migrations(target, target_schema="stats", log=lambda _: None)
+    reused = args.database is not None
+    database = nullcontext(admin.with_database(args.database)) if reused else scratch_database(admin, keep=args.keep)
+    with database as target:
+        name = str(conninfo_to_dict(target.conninfo)["dbname"])
+        timings: dict[str, float] = {}
+        if not reused:
+            timings["seed_seconds"] = seed_and_apply(target, sessions=args.sessions)
             started = time.perf_counter()
             subprocess.run(
                 [str(CLI), "migrate", "--dsn", target.conninfo, "--workers", str(args.workers), "--json"],
@@ -71,7 +62,7 @@ def main() -> None:
             report = json.loads(out.read_text())
         peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(json.dumps({
-            "database": name if (args.keep or args.database) else None,
+            "database": name if (args.keep or reused) else None,
             "sessions": report["sessions"]["legacy"],
             **{k: round(v, 1) for k, v in timings.items()},
             "reconcile_seconds_in_process": report["wall_seconds"],
@@ -84,10 +75,6 @@ def main() -> None:
             "checksum_segments": report["values"]["segments"],
             "mismatch_counts": report["mismatch_counts"],
         }, indent=2))
-    finally:
-        if not (args.keep or args.database):
-            with psycopg.connect(admin.conninfo, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +23,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from scratch import scratch_database, seed_and_apply
 from statsfirst.db.dsn import resolve_dsn
-from statsfirst.db.migrations import apply_migrations
-from statsfirst.legacy.baseline import init_legacy
-from statsfirst.legacy.generator import seed_legacy
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
 
@@ -165,17 +162,8 @@ def main() -> None:
     args = parser.parse_args()
 
     admin = resolve_dsn(args.dsn)
-    name = f"sf_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin.conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    target = admin.with_database(name)
-    try:
-        started = time.perf_counter()
-        with psycopg.connect(target.conninfo) as conn:
-            init_legacy(conn, with_session_settings=True)
-            seed_legacy(conn, sessions=args.sessions, seed=1, bad_fraction=0.01)
-        seed_seconds = time.perf_counter() - started
-        apply_migrations(target, target_schema=TARGET, log=lambda _: None)
+    with scratch_database(admin) as target:
+        seed_seconds = seed_and_apply(target, sessions=args.sessions, target_schema=TARGET)
         started = time.perf_counter()
         summary = migrate(target, MigrateOptions(), log=lambda _: None)
         migrate_seconds = time.perf_counter() - started
@@ -206,9 +194,6 @@ def main() -> None:
             "reads": reads,
             "count": count_ms,
         }, indent=2, default=str))
-    finally:
-        with psycopg.connect(admin.conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":
