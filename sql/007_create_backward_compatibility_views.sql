@@ -10,7 +10,7 @@
 --     (statsfirst.session_lineage.legacy_c3d) or of the analysis (statsfirst.analysis_lineage.legacy_analysis);
 --   * analytics_data is rebuilt from emg_statistics, plus the per-channel fields emg_statistics has no column for:
 --     the "residual" of the current analysis, which the migration stores in its analysis lineage record
---     (legacy_analysis.analytics_residual, built by transform/analytics_residual.py). The SQL definition below,
+--     (analysis_lineage.analytics_residual, built by transform/analytics_residual.py). The SQL definition below,
 --     statsfirst.compat_analytics_residual, says the same (tests/views compare the two) and backfills lineage
 --     written before this file existed.
 --     The per-channel `contractions` list, the `signal_processing` block and `errors` are not reproduced (the
@@ -70,25 +70,48 @@ AS $$
 $$;
 COMMENT ON FUNCTION statsfirst.compat_analytics_residual(jsonb) IS
     'The part of a legacy analytics_data that emg_statistics does not store, per channel (what the migration '
-    'stores in analysis_lineage.legacy_analysis.analytics_residual); analysis_results_view merges it with '
+    'stores in analysis_lineage.analytics_residual); analysis_results_view merges it with '
     'the values rebuilt from emg_statistics. NULL when analytics_data is {} or not an object.';
 
--- Lineage written before this file existed (no analytics_residual key) gets its residual now, from the legacy rows,
--- so applying 007 to an already-migrated database makes analysis_results_view complete at once: the residual of the
--- session's current analysis (mapping.md: newest with a non-empty analytics_data; the only one the view reads),
--- null for its other rows. Skipped when the legacy table is gone (archived).
+-- The residual lives in a json column of its own (not a key of legacy_analysis): json input is only checked for
+-- syntax and kept as text, while jsonb input is parsed into a tree, which for a ~1.5 kB residual per analysis cost
+-- the migration more than the rest of the lineage write. The view reads it as jsonb (only rows it returns pay).
+ALTER TABLE statsfirst.analysis_lineage ADD COLUMN IF NOT EXISTS analytics_residual json;
+COMMENT ON COLUMN statsfirst.analysis_lineage.analytics_residual IS
+    'For the session''s current analysis: the part of its analytics_data that emg_statistics does not store, per '
+    'channel (see statsfirst.compat_analytics_residual); NULL for the session''s other analyses.';
+
+-- The lineage rows are around 2 kB, so PostgreSQL compresses them as it stores them; lz4 does that several times
+-- faster than the default pglz. Only where the server is built with lz4 (PostgreSQL 15 on Debian and Supabase are;
+-- some embedded builds are not); SET COMPRESSION applies to values written from now on.
+DO $$
+BEGIN
+    IF 'lz4' = ANY (SELECT unnest(enumvals) FROM pg_settings WHERE name = 'default_toast_compression') THEN
+        ALTER TABLE statsfirst.analysis_lineage
+            ALTER COLUMN legacy_analysis SET COMPRESSION lz4,
+            ALTER COLUMN analytics_residual SET COMPRESSION lz4;
+        ALTER TABLE statsfirst.session_lineage ALTER COLUMN legacy_c3d SET COMPRESSION lz4;
+        ALTER TABLE statsfirst.quarantine ALTER COLUMN payload SET COMPRESSION lz4;
+    END IF;
+END
+$$;
+
+-- Lineage written before this file existed (no residual on the current analysis) gets its residual now, from the
+-- legacy rows, so applying 007 to an already-migrated database makes analysis_results_view complete at once: the
+-- residual of the session's current analysis (mapping.md: newest with a non-empty analytics_data; the only one the
+-- view reads). Lineage written by the migration has it already, so this changes nothing then. Skipped when the
+-- legacy table is gone (archived).
 DO $$
 BEGIN
     IF to_regclass('public.analysis_results') IS NOT NULL THEN
         UPDATE statsfirst.analysis_lineage AS l
-        SET legacy_analysis = l.legacy_analysis || jsonb_build_object('analytics_residual',
-                CASE WHEN a.id = (SELECT n.id FROM public.analysis_results AS n
-                                  WHERE n.c3d_metadata_id = a.c3d_metadata_id
-                                    AND jsonb_typeof(n.analytics_data) = 'object' AND n.analytics_data <> '{}'::jsonb
-                                  ORDER BY n.created_at DESC, n.id DESC LIMIT 1)
-                     THEN statsfirst.compat_analytics_residual(a.analytics_data) END)
+        SET analytics_residual = statsfirst.compat_analytics_residual(a.analytics_data)::json
         FROM public.analysis_results AS a
-        WHERE a.id = l.legacy_analysis_id AND NOT l.legacy_analysis ? 'analytics_residual';
+        WHERE a.id = l.legacy_analysis_id AND l.analytics_residual IS NULL
+          AND a.id = (SELECT n.id FROM public.analysis_results AS n
+                      WHERE n.c3d_metadata_id = a.c3d_metadata_id
+                        AND jsonb_typeof(n.analytics_data) = 'object' AND n.analytics_data <> '{}'::jsonb
+                      ORDER BY n.created_at DESC, n.id DESC LIMIT 1);
     END IF;
 END
 $$;
@@ -113,7 +136,7 @@ REVOKE ALL ON statsfirst.session_lineage, statsfirst.analysis_lineage FROM PUBLI
 GRANT SELECT (legacy_session_id, raw_patient_id, raw_resolved_patient_id, raw_therapist_id,
               raw_resolved_therapist_id, legacy_c3d)
     ON statsfirst.session_lineage TO authenticated;
-GRANT SELECT (legacy_analysis_id, legacy_session_id, legacy_analysis, file_hash)
+GRANT SELECT (legacy_analysis_id, legacy_session_id, legacy_analysis, file_hash, analytics_residual)
     ON statsfirst.analysis_lineage TO authenticated;
 GRANT SELECT ON statsfirst.session_lineage, statsfirst.analysis_lineage TO service_role;
 
@@ -193,14 +216,14 @@ SELECT
     c.processing_version,
     -- signal_processing_cache.processing_params is {} for a legacy NULL; the lineage has the legacy value
     nullif(l.legacy_analysis -> 'processing_params', 'null'::jsonb) AS processing_params,
-    CASE WHEN jsonb_typeof(l.legacy_analysis -> 'analytics_residual') = 'object'
+    CASE WHEN l.analytics_residual IS NOT NULL
               -- the current analysis (mapping.md: the newest with a non-empty analytics_data) is the only one the
               -- migration stores a residual for; the check keeps older lineage (a residual on every non-empty
               -- analysis) right too
               AND NOT EXISTS (SELECT FROM signal_processing_cache AS o
                               JOIN statsfirst.analysis_lineage AS ol ON ol.legacy_analysis_id = o.id
                               WHERE o.session_id = c.session_id AND (o.created_at, o.id) > (c.created_at, c.id)
-                                AND jsonb_typeof(ol.legacy_analysis -> 'analytics_residual') = 'object')
+                                AND ol.analytics_residual IS NOT NULL)
     THEN coalesce((
         -- per channel: the residual (keys emg_statistics has no column for, and stored keys whose legacy value
         -- was null), the stored numbers that are not null, and each temporal block the residual has: its stored
@@ -254,7 +277,7 @@ SELECT
                        CASE WHEN NOT r.res ? 'mdf_temporal_stats' THEN 'mdf_temporal_stats' END,
                        CASE WHEN NOT r.res ? 'fatigue_index_temporal_stats' THEN 'fatigue_index_temporal_stats' END]))
         -- OFFSET 0 keeps the residual extracted once per row and per channel instead of once per reference
-        FROM (SELECT l.legacy_analysis -> 'analytics_residual' AS channels OFFSET 0) AS x
+        FROM (SELECT l.analytics_residual::jsonb AS channels OFFSET 0) AS x
         CROSS JOIN emg_statistics AS e
         CROSS JOIN LATERAL (SELECT coalesce(x.channels -> e.channel_name, '{}'::jsonb) AS res OFFSET 0) AS r
         WHERE e.session_id = c.session_id

@@ -285,9 +285,8 @@ def test_only_the_newest_analysis_with_a_residual_is_rebuilt(views_db: Any) -> N
             "SELECT analytics_data FROM public.analysis_results_view WHERE id = %s", (newer,)
         ).fetchone()
         conn.execute(
-            "UPDATE statsfirst.analysis_lineage SET legacy_analysis = legacy_analysis || jsonb_build_object("
-            "'analytics_residual', (SELECT legacy_analysis -> 'analytics_residual' FROM statsfirst.analysis_lineage"
-            " WHERE legacy_analysis_id = %s)) WHERE legacy_analysis_id = %s",
+            "UPDATE statsfirst.analysis_lineage SET analytics_residual = (SELECT analytics_residual"
+            " FROM statsfirst.analysis_lineage WHERE legacy_analysis_id = %s) WHERE legacy_analysis_id = %s",
             (newer, older),
         )
         views = dict(conn.execute(

@@ -55,10 +55,10 @@ def test_the_migration_stores_the_same_residual_as_the_sql_definition(conn: psyc
     row = conn.execute(
         """
         SELECT count(*),
-               count(*) FILTER (WHERE l.legacy_analysis -> 'analytics_residual'
+               count(*) FILTER (WHERE l.analytics_residual::jsonb
                                       IS DISTINCT FROM statsfirst.compat_analytics_residual(a.analytics_data))
         FROM statsfirst.analysis_lineage AS l JOIN public.analysis_results AS a ON a.id = l.legacy_analysis_id
-        WHERE jsonb_typeof(l.legacy_analysis -> 'analytics_residual') = 'object'
+        WHERE l.analytics_residual IS NOT NULL
         """
     ).fetchone()
     assert row is not None and row[0] > 1000 and row[1] == 0

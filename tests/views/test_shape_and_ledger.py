@@ -116,7 +116,7 @@ def test_applying_007_to_lineage_without_residuals_backfills_them(small_views_db
     snapshot = "SELECT id, analytics_data FROM public.analysis_results_view ORDER BY id"
     with psycopg.connect(small_views_db.dsn.conninfo) as conn:
         before = conn.execute(snapshot).fetchall()
-        conn.execute("UPDATE statsfirst.analysis_lineage SET legacy_analysis = legacy_analysis - 'analytics_residual'")
+        conn.execute("UPDATE statsfirst.analysis_lineage SET analytics_residual = NULL")
         conn.commit()
         assert all(data == {} for _, data in conn.execute(snapshot).fetchall())
     assert any(data != {} for _, data in before)

@@ -144,12 +144,9 @@ ANALYSES_QUERY = sql.SQL(
     SELECT a.id::text AS analysis_id, a.c3d_metadata_id::text AS session_id, a.file_hash, a.processing_version,
            a.processing_params::text AS processing_params, a.processing_time_ms, a.cache_hits,
            {last_accessed_at}, {expires_at}, {created_at}, {unrepresentable},
-           jsonb_typeof(a.analytics_data) AS analytics_type,
-           -- analytics_data enters by its 64-bit jsonb hash: printing it as text for md5 costs more than the rest
-           -- of the batch's extract, and a change detector needs no more than that
-           md5(concat_ws('|', a.id, a.file_hash, a.processing_version, a.processing_params,
-                         jsonb_hash_extended(a.analytics_data, 0), a.processing_time_ms, a.cache_hits,
-                         a.last_accessed_at, a.created_at, a.expires_at)) AS analysis_hash
+           -- the scalar columns' part of the change detector; analytics_data's part comes with the channels
+           md5(concat_ws('|', a.id, a.file_hash, a.processing_version, a.processing_params, a.processing_time_ms,
+                         a.cache_hits, a.last_accessed_at, a.created_at, a.expires_at)) AS scalar_hash
     FROM {legacy}.analysis_results a
     JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
     WHERE {analysis_range} AND {range}
@@ -175,8 +172,7 @@ ANALYSES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "expires_at_us": pl.Int64,
     "created_at_us": pl.Int64,
     "unrepresentable_timestamps": pl.String,
-    "analytics_type": pl.String,
-    "analysis_hash": pl.String,
+    "scalar_hash": pl.String,
 }
 
 def _channel_field_columns() -> sql.Composable:
@@ -218,7 +214,7 @@ def _channel_field_columns() -> sql.Composable:
         items.append(
             sql.SQL(
                 "CASE WHEN jsonb_typeof(ch.value -> {key}) = 'object' "
-                "THEN ((ch.value -> {key}) - 'mean_value' - 'std_value')::text "
+                "THEN ((ch.value -> {key}) - '{{mean_value,std_value}}'::text[])::text "
                 "ELSE (ch.value -> {key})::text END AS {alias}"
             ).format(key=sql.Literal(block), alias=sql.Identifier(residual_block_column(block)))
         )
@@ -232,31 +228,68 @@ def _channel_field_columns() -> sql.Composable:
     return sql.SQL(",\n           ").join(items)
 
 
+CHANNEL_TEXT_COLUMNS: tuple[str, ...] = (
+    "channel_name",
+    "channel_not_object",
+    "mvc_estimation_method",
+    "processing_pipeline",
+    "parameters_used",
+    *(raw_number_column(name) for name in CHANNEL_NUMBERS),
+    *(
+        column
+        for block in TEMPORAL_BLOCKS
+        for column in (block_shape_column(block), *(raw_block_column(block, f) for f in TEMPORAL_FIELDS))
+    ),
+    residual_rest_column(),
+    *(residual_block_column(block) for block in TEMPORAL_BLOCKS),
+    *(raw_parameter_column(name) for name in PARAMETER_NUMBERS),
+)
+
 CHANNELS_QUERY = sql.SQL(
     """
-    SELECT a.id::text AS analysis_id, a.c3d_metadata_id::text AS session_id, ch.key AS channel_name,
+    -- channel_hash: MD5 of everything the migration reads of the channel (the change detector's analytics part);
+    -- hashing these texts is far cheaper than hashing the whole analytics_data with its per-contraction lists
+    SELECT f.*, md5(concat_ws('|', f.analytics_type, {hashed})) AS channel_hash
+    FROM (
+    SELECT a.id::text AS analysis_id, a.c3d_metadata_id::text AS session_id,
+           jsonb_typeof(a.analytics_data) AS analytics_type, ch.key AS channel_name,
            CASE WHEN jsonb_typeof(ch.value) IS DISTINCT FROM 'object'
                 THEN left(coalesce(ch.value::text, 'NULL'), 80) END AS channel_not_object,
            CASE WHEN jsonb_typeof(ch.value) = 'object' THEN ch.value ->> 'mvc_estimation_method' END
                AS mvc_estimation_method,
+           -- a function scan returns the array's elements in order and nothing re-orders a single-input
+           -- aggregate, so no ORDER BY (whose per-channel sort cost more than the rest of the pipeline)
            CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,processing_steps}}') = 'array'
-                THEN (SELECT string_agg(step #>> '{{}}', ' -> ' ORDER BY ordinality)
-                      FROM jsonb_array_elements(ch.value #> '{{signal_processing,processing_steps}}')
-                           WITH ORDINALITY AS steps(step, ordinality)) END AS processing_pipeline,
+                THEN (SELECT string_agg(step, ' -> ')
+                      FROM jsonb_array_elements_text(ch.value #> '{{signal_processing,processing_steps}}') AS step)
+                END AS processing_pipeline,
            CASE WHEN jsonb_typeof(ch.value #> '{{signal_processing,parameters_used}}') = 'object'
                 THEN (ch.value #> '{{signal_processing,parameters_used}}')::text END AS parameters_used,
            {fields}
-    FROM {legacy}.analysis_results a
-    JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
-    -- every analysis' channels: which one is current (the newest with any) is picked in polars, which saves a sort
-    -- and a detoast of every analytics_data per batch
-    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(a.analytics_data) = 'object' THEN a.analytics_data END) ch
-    WHERE {analysis_range} AND {range}
+    -- analytics_data is detoasted (decompressed) once per analysis: `#> '{{}}'` returns the whole value unpacked,
+    -- and OFFSET 0 keeps that copy for every use above (each use of the stored column would decompress it again)
+    FROM (SELECT a.id, a.c3d_metadata_id, a.analytics_data #> '{{}}' AS analytics_data
+          FROM {legacy}.analysis_results a
+          JOIN {legacy}.c3d_metadata c ON c.id = a.c3d_metadata_id
+          WHERE {analysis_range} AND {range}
+          OFFSET 0) a
+    -- every analysis' channels, and one row with a NULL channel for an analysis without any; which analysis is
+    -- current (the newest with channels) is picked in polars, which saves a sort
+    LEFT JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(a.analytics_data) = 'object' THEN a.analytics_data END) ch
+        ON true
+    OFFSET 0) f
     """
-).format(legacy=LEGACY, range=RANGE_FILTER, analysis_range=ANALYSIS_RANGE, fields=_channel_field_columns())
+).format(
+    legacy=LEGACY,
+    range=RANGE_FILTER,
+    analysis_range=ANALYSIS_RANGE,
+    fields=_channel_field_columns(),
+    hashed=sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in CHANNEL_TEXT_COLUMNS),
+)
 CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "analysis_id": pl.String,
     "session_id": pl.String,
+    "analytics_type": pl.String,
     "channel_name": pl.String,
     "channel_not_object": pl.String,
     "mvc_estimation_method": pl.String,
@@ -271,20 +304,24 @@ CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     **{raw_parameter_column(name): pl.String for name in PARAMETER_NUMBERS},
     residual_rest_column(): pl.String,
     **{residual_block_column(block): pl.String for block in TEMPORAL_BLOCKS},
+    "channel_hash": pl.String,
 }
 
 SETTINGS_QUERY = sql.SQL(
     """
-    WITH batch AS (SELECT c.id, c.session_id FROM {legacy}.c3d_metadata c WHERE {range}),
     -- a settings row links by the legacy session code or by the c3d_metadata id; two equi-joins (not one OR join)
-    -- so each is a hash join over the batch, and a row matching both ways is counted once
-    linked AS (
-        SELECT b.id AS c_id, b.session_id AS c_session_id, s.user_id, s.session_id, s.params, s.updated_at
-        FROM batch b JOIN {legacy}.session_settings s ON s.session_id = b.session_id
+    -- so each is a hash join over the batch, and a row matching both ways is counted once. Each arm reads the batch
+    -- from c3d_metadata itself (not from a CTE): with the table's statistics the planner hashes the batch, not the
+    -- (unindexed, wide) session_settings table
+    WITH linked AS (
+        SELECT c.id AS c_id, c.session_id AS c_session_id, s.user_id, s.session_id, s.params, s.updated_at
+        FROM {legacy}.c3d_metadata c JOIN {legacy}.session_settings s ON s.session_id = c.session_id
+        WHERE {range}
         UNION ALL
-        SELECT b.id, b.session_id, s.user_id, s.session_id, s.params, s.updated_at
-        FROM batch b JOIN {legacy}.session_settings s
-             ON s.session_id = b.id::text AND s.session_id IS DISTINCT FROM b.session_id
+        SELECT c.id, c.session_id, s.user_id, s.session_id, s.params, s.updated_at
+        FROM {legacy}.c3d_metadata c JOIN {legacy}.session_settings s
+             ON s.session_id = c.id::text AND s.session_id IS DISTINCT FROM c.session_id
+        WHERE {range}
     )
     SELECT s.c_id::text AS session_id, s.user_id::text AS settings_user_id, s.session_id AS settings_session_id,
            CASE WHEN s.session_id = s.c_session_id THEN 'session_id' ELSE 'id' END AS link,
@@ -358,14 +395,44 @@ def has_legacy_session_settings(conn: psycopg.Connection) -> bool:
 
 
 def read_batch(conn: psycopg.Connection, key_range: KeyRange, *, with_settings: bool) -> LegacyBatch:
+    """The batch's legacy rows, read in one REPEATABLE READ snapshot so the four sources agree with each other."""
     params = key_range.params()
-    sessions = copy_frame(conn, SESSIONS_QUERY, params, SESSIONS_SCHEMA)
-    analyses = copy_frame(conn, ANALYSES_QUERY, params, ANALYSES_SCHEMA)
-    channels = copy_frame(conn, CHANNELS_QUERY, params, CHANNELS_SCHEMA)
-    if with_settings:
-        settings = copy_frame(conn, SETTINGS_QUERY, {**params, "paths": list(SETTINGS_NUMBER_PATHS)}, SETTINGS_SCHEMA)
-    else:
-        settings = pl.DataFrame(schema={k.removesuffix("_us"): v for k, v in SETTINGS_SCHEMA.items()}).with_columns(
-            pl.col("settings_updated_at").cast(pl.Datetime("us", "UTC"))
-        )
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        sessions = copy_frame(conn, SESSIONS_QUERY, params, SESSIONS_SCHEMA)
+        analyses = copy_frame(conn, ANALYSES_QUERY, params, ANALYSES_SCHEMA)
+        channels = copy_frame(conn, CHANNELS_QUERY, params, CHANNELS_SCHEMA)
+        if with_settings:
+            settings = copy_frame(
+                conn, SETTINGS_QUERY, {**params, "paths": list(SETTINGS_NUMBER_PATHS)}, SETTINGS_SCHEMA
+            )
+        else:
+            settings = pl.DataFrame(
+                schema={k.removesuffix("_us"): v for k, v in SETTINGS_SCHEMA.items()}
+            ).with_columns(pl.col("settings_updated_at").cast(pl.Datetime("us", "UTC")))
+    analyses, channels = _attach_analytics_content(analyses, channels)
     return LegacyBatch(sessions=sessions, analyses=analyses, channels=channels, settings=settings)
+
+
+def _attach_analytics_content(analyses: pl.DataFrame, channels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move what the channel query says of each analysis as a whole onto its analysis row.
+
+    ``analytics_type`` (the JSON type of analytics_data) and the change detector's ``analysis_hash``: the scalar
+    columns' MD5 followed by the channel hashes in channel order. Rows for analyses without channels are dropped
+    from the channel frame.
+    """
+    content = channels.group_by("analysis_id").agg(
+        pl.col("analytics_type").first(),
+        pl.col("channel_hash").sort_by("channel_name", nulls_last=True).str.join(",").alias("_analytics_hash"),
+    )
+    analyses = (
+        analyses.join(content, on="analysis_id", how="left")
+        .with_columns(
+            pl.concat_str(
+                [pl.col("scalar_hash"), pl.col("_analytics_hash").fill_null("")], separator=":"
+            ).alias("analysis_hash")
+        )
+        .drop("scalar_hash", "_analytics_hash")
+    )
+    channels = channels.filter(pl.col("channel_name").is_not_null()).drop("analytics_type", "channel_hash")
+    return analyses, channels

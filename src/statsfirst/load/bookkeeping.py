@@ -22,11 +22,11 @@ ANALYSIS_LINEAGE = """
         'last_accessed_at', a.last_accessed_at, 'good_contractions_count', a.good_contractions_count,
         'total_contractions_count', a.total_contractions_count, 'contractions_data', a.contractions_data,
         'mvc_values', a.mvc_values, 'compliance_scores', a.compliance_scores, 'temporal_stats', a.temporal_stats,
-        'created_at', a.created_at, 'expires_at', a.expires_at,
-        'analytics_residual', r.analytics_residual::jsonb)
+        'created_at', a.created_at, 'expires_at', a.expires_at)
 """
-# analytics_residual: what emg_statistics does not keep, built per current analysis by
-# transform/analytics_residual.py (NULL for other analyses); read by analysis_results_view (sql/007)
+# analytics_residual (its own json column): what emg_statistics does not keep, built per current analysis by
+# transform/analytics_residual.py (NULL for other analyses); read by analysis_results_view (sql/007). json, not
+# jsonb: its input is only syntax-checked, where jsonb would parse every residual into a tree.
 
 
 def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: str) -> int:
@@ -130,14 +130,17 @@ def write_lineage(
     )
     conn.execute(
         f"""
-        INSERT INTO statsfirst.analysis_lineage AS l (legacy_analysis_id, legacy_session_id, legacy_analysis, run_id)
-        SELECT a.id, a.c3d_metadata_id, {ANALYSIS_LINEAGE}, %(run)s
+        INSERT INTO statsfirst.analysis_lineage AS l (legacy_analysis_id, legacy_session_id, legacy_analysis,
+                                                      analytics_residual, run_id)
+        SELECT a.id, a.c3d_metadata_id, {ANALYSIS_LINEAGE}, r.analytics_residual::json, %(run)s
         FROM public.analysis_results a JOIN stage_therapy_sessions t ON t.id = a.c3d_metadata_id
         LEFT JOIN stage_residual r ON r.analysis_id = a.id
         WHERE a.c3d_metadata_id {STAGED_RANGE}
         ON CONFLICT (legacy_analysis_id) DO UPDATE SET legacy_session_id = EXCLUDED.legacy_session_id,
-            legacy_analysis = EXCLUDED.legacy_analysis, run_id = EXCLUDED.run_id
-        WHERE l.legacy_analysis IS DISTINCT FROM EXCLUDED.legacy_analysis
+            legacy_analysis = EXCLUDED.legacy_analysis, analytics_residual = EXCLUDED.analytics_residual,
+            run_id = EXCLUDED.run_id
+        WHERE (l.legacy_session_id, l.legacy_analysis, l.analytics_residual::text)
+              IS DISTINCT FROM (EXCLUDED.legacy_session_id, EXCLUDED.legacy_analysis, EXCLUDED.analytics_residual::text)
         """,
         {"run": run_id},
     )

@@ -121,8 +121,11 @@ def migrate(
             local.conn = connect(dsn)
             local.conn.autocommit = True
             # The batch queries are short and their estimates on never-ANALYZEd staging tables are huge, which
-            # makes PostgreSQL JIT-compile them: ~0.4 s of compilation per query for a few ms of work.
+            # makes PostgreSQL JIT-compile them: ~0.4 s of compilation per query for a few ms of work. For the same
+            # reason no parallel workers: starting them costs more than a batch query, and the batches already keep
+            # the cores busy (--workers).
             local.conn.execute("SET jit = off")
+            local.conn.execute("SET max_parallel_workers_per_gather = 0")
             with lock:
                 opened.append(local.conn)
         return local.conn
