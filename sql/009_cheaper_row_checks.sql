@@ -22,42 +22,36 @@ ALTER TABLE export_history DROP CONSTRAINT export_history_export_hash_check;
 ALTER TABLE export_history ADD CONSTRAINT export_history_export_hash_check
     CHECK (export_hash IS NULL OR (length(export_hash) = 64 AND export_hash ~ '^[0-9a-f]+$'));
 
--- performance_weights: an object whose keys compliance, symmetry, effort and game are JSON numbers in [0, 1] that
--- sum to 1 within 1e-9 (metricsDefinitions.md weights w_c, w_s, w_e, w_g); other keys are ignored; NULL is left to
--- NOT NULL. CASE evaluates in order, so a value is cast only once it is known to be a number.
-ALTER TABLE performance_scores DROP CONSTRAINT performance_scores_performance_weights_check;
-ALTER TABLE performance_scores ADD CONSTRAINT performance_scores_performance_weights_check CHECK (
-    performance_weights IS NULL OR CASE
-        WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
-        WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
-          OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
-          OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
-          OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
-        ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
-         AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
-         AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
-         AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
-         AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
-                 + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
-             <= 1e-9
-    END);
-
-ALTER TABLE session_settings DROP CONSTRAINT session_settings_performance_weights_check;
-ALTER TABLE session_settings ADD CONSTRAINT session_settings_performance_weights_check CHECK (
-    performance_weights IS NULL OR CASE
-        WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
-        WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
-          OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
-          OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
-          OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
-        ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
-         AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
-         AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
-         AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
-         AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
-                 + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
-             <= 1e-9
-    END);
+-- performance_weights (performance_scores and session_settings, one rule for both): an object whose keys
+-- compliance, symmetry, effort and game are JSON numbers in [0, 1] that sum to 1 within 1e-9 (metricsDefinitions.md
+-- weights w_c, w_s, w_e, w_g); other keys are ignored; NULL is left to NOT NULL. CASE evaluates in order, so a value
+-- is cast only once it is known to be a number.
+DO $$
+DECLARE
+    rule constant text := $rule$
+        performance_weights IS NULL OR CASE
+            WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
+            WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
+            ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
+             AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
+                     + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
+                 <= 1e-9
+        END$rule$;
+    target text;
+BEGIN
+    FOREACH target IN ARRAY ARRAY['performance_scores', 'session_settings'] LOOP
+        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', target, target || '_performance_weights_check');
+        EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (%s)', target, target || '_performance_weights_check',
+                       rule);
+    END LOOP;
+END
+$$;
 
 COMMENT ON FUNCTION statsfirst_valid_performance_weights(jsonb) IS
     'The performance_weights rule as a function (true when the object has the four numeric keys compliance, '
