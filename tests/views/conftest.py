@@ -24,6 +24,7 @@ from statsfirst.pipeline.run import migrate
 
 TARGET = "stats"
 SESSIONS = 1500  # enough for every trap of the generator, and for tables that span many pages (EXPLAIN test)
+SESSIONS_AT_SCALE = 100_000
 SEED = 11
 BAD_FRACTION = 0.05
 
@@ -55,6 +56,15 @@ def build(make_database: Callable[[], ResolvedDsn], *, sessions: int, target: st
 @pytest.fixture(scope="session")
 def views_db(make_database: Callable[[], ResolvedDsn]) -> ViewsDb:
     return build(make_database, sessions=SESSIONS, target=TARGET)
+
+
+@pytest.fixture(scope="session")
+def views_db_at_scale(make_database: Callable[[], ResolvedDsn]) -> ViewsDb:
+    """100,000 seeded sessions (the scale the plan check is specified at), migrated by the real flow, ANALYZEd.
+
+    About a minute and a half to build, once per test session; only tests/views/test_plans.py asks for it.
+    """
+    return build(make_database, sessions=SESSIONS_AT_SCALE, target=TARGET)
 
 
 @pytest.fixture
