@@ -7,6 +7,7 @@ Thin: parameters in, one task that calls the library, a summary artifact out, th
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated
 
@@ -50,8 +51,8 @@ def migrate_batches(
 def migrate_legacy(
     since: date | None = None,
     until: date | None = None,
-    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000,
-    workers: Annotated[int, Field(ge=1, le=64)] = 1,
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000,
+    workers: Annotated[int, Field(ge=1, le=64)] = 2,
     dry_run: bool = False,
     weights: str | None = None,
     dsn_secret_block: str | None = None,
@@ -68,7 +69,7 @@ def migrate_legacy(
     sessions = totals["sessions"]
     create_markdown_artifact(
         key="statsfirst-migration-summary",
-        markdown=f"## statsfirst migration\n\n```json\n{__import__('json').dumps(totals, indent=2)}\n```\n",
+        markdown=f"## statsfirst migration\n\n```json\n{json.dumps(totals, indent=2)}\n```\n",
         description=f"sessions: {sessions}",
     )
     if reconcile_after and not dry_run:
