@@ -228,6 +228,7 @@ def _channel_field_columns() -> sql.Composable:
     return sql.SQL(",\n           ").join(items)
 
 
+# The channel query's text columns, in its select order: the frame's schema and what channel_hash covers.
 CHANNEL_TEXT_COLUMNS: tuple[str, ...] = (
     "channel_name",
     "channel_not_object",
@@ -290,20 +291,7 @@ CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "analysis_id": pl.String,
     "session_id": pl.String,
     "analytics_type": pl.String,
-    "channel_name": pl.String,
-    "channel_not_object": pl.String,
-    "mvc_estimation_method": pl.String,
-    "processing_pipeline": pl.String,
-    "parameters_used": pl.String,
-    **{raw_number_column(name): pl.String for name in CHANNEL_NUMBERS},
-    **{
-        column: pl.String
-        for block in TEMPORAL_BLOCKS
-        for column in (block_shape_column(block), *(raw_block_column(block, f) for f in TEMPORAL_FIELDS))
-    },
-    **{raw_parameter_column(name): pl.String for name in PARAMETER_NUMBERS},
-    residual_rest_column(): pl.String,
-    **{residual_block_column(block): pl.String for block in TEMPORAL_BLOCKS},
+    **{column: pl.String for column in CHANNEL_TEXT_COLUMNS},
     "channel_hash": pl.String,
 }
 
