@@ -5,7 +5,6 @@ Helpers live in security_support.py (test modules import that, never this file).
 
 from __future__ import annotations
 
-import json
 import secrets
 import urllib.parse
 from collections.abc import Iterator
@@ -13,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from prefect_runs import prefect_flow_runs
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from security_support import Output, SecuredRun, legacy_snapshot, rows, secret_dsns
+from security_support import SecuredRun, legacy_snapshot, rows, secret_dsns
 
 from statsfirst.db.dsn import ResolvedDsn
 
@@ -45,10 +45,15 @@ def plant_names(run: SecuredRun) -> None:
     run.planted_names = names
 
 
+def malformed_dsn(run: SecuredRun) -> str:
+    """A key=value DSN libpq cannot parse, with the password before the fault (libpq quotes the token it stops at)."""
+    return f"host=127.0.0.1 password={run.password!r} port='oops"
+
+
 def failing_and_reporting_commands(run: SecuredRun) -> list[tuple[str, tuple[str, ...], dict[str, str] | None]]:
     db_missing = secret_dsns(run.admin.with_database("sf_no_such_database"), run.role, run.password)[0]
     refused = f"postgresql://{run.role}:{urllib.parse.quote(run.password, safe='')}@127.0.0.1:1/none"
-    malformed = f"host=127.0.0.1 password={run.password!r} port='oops"
+    malformed = malformed_dsn(run)
     timeout = make_conninfo(run.keywords, options="-c statement_timeout=1")
     return [
         ("schema apply dry run", ("schema", "apply", "--dry-run", "--dsn", run.uri), None),
@@ -95,7 +100,8 @@ def secured_run(server_dsn: ResolvedDsn, tmp_path_factory: pytest.TempPathFactor
             for future in [pool.submit(run.cli, label, *args, env=env)
                            for label, args, env in failing_and_reporting_commands(run)]:
                 future.result()
-        run.outputs.append(flow_artifacts(run))
+        prefect_output, run.flow_states = prefect_flow_runs(run, malformed_dsn(run))
+        run.outputs.append(prefect_output)
         run.legacy_after = legacy_snapshot(admin)
         yield run
     finally:
@@ -103,16 +109,3 @@ def secured_run(server_dsn: ResolvedDsn, tmp_path_factory: pytest.TempPathFactor
             with psycopg.connect(server_dsn.conninfo, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-
-
-def flow_artifacts(run: SecuredRun) -> Output:
-    """What the Prefect flows publish, rendered in-process (the artifacts are these functions of the report; a
-    Prefect test server costs ~20 s): the reconciliation markdown and table, and the migration summary."""
-    from statsfirst.reconcile.options import ReconcileOptions
-    from statsfirst.reconcile.render_markdown import render_markdown, table_rows
-    from statsfirst.reconcile.run import reconcile
-
-    report = reconcile(ResolvedDsn(run.uri, "DATABASE_URL"), ReconcileOptions())
-    migration = rows(run.admin, "SELECT totals FROM statsfirst.migration_runs ORDER BY started_at DESC LIMIT 1")
-    text = "\n".join([render_markdown(report), json.dumps(table_rows(report)), json.dumps(migration[0][0])])
-    return Output("prefect artifacts (rendered in-process)", 0, text, "")

@@ -60,6 +60,7 @@ class SecuredRun:
     outputs: list[Output] = field(default_factory=list)
     legacy_before: dict[str, Any] = field(default_factory=dict)
     legacy_after: dict[str, Any] = field(default_factory=dict)
+    flow_states: dict[str, str] = field(default_factory=dict)  # final state of each Prefect flow run
 
     @property
     def secrets(self) -> set[str]:

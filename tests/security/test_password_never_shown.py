@@ -33,6 +33,16 @@ def test_every_command_ran_as_expected(secured_run: SecuredRun) -> None:
         str(secured_run.folder / name) for name in ("report.csv", "report.html"))
 
 
+def test_the_prefect_flows_ran_for_real(secured_run: SecuredRun) -> None:
+    """The log scan covers real flow runs: two that did their work and one that failed on the malformed DSN."""
+    assert secured_run.flow_states == {"migrate_legacy": "Completed", "reconcile from a secret block": "Completed",
+                                       "migrate_legacy malformed dsn": "Failed"}
+    prefect = next(o for o in secured_run.outputs if o.label.startswith("prefect"))
+    assert "All 200 sessions are accounted for" in prefect.stdout  # the artifacts were read back
+    assert "is malformed" in prefect.stdout and "***" in prefect.stdout  # the failure's message
+    assert "prefect.flow_runs" in prefect.stdout  # console-side log records were captured
+
+
 def test_no_output_or_file_shows_the_password(secured_run: SecuredRun) -> None:
     leaks = [(o.label, stream) for o in secured_run.outputs for stream, text in (("stdout", o.stdout),
                                                                                   ("stderr", o.stderr))

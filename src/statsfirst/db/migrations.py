@@ -162,7 +162,17 @@ def recorded_target_schema(conn: psycopg.Connection) -> str | None:
     if not _relation_exists(conn, BOOKKEEPING_SCHEMA, "settings"):
         return None
     row = conn.execute("SELECT value FROM statsfirst.settings WHERE key = 'target_schema'").fetchone()
-    return row[0] if row else None
+    if row is None:
+        return None
+    recorded = str(row[0])
+    try:
+        return validate_schema_name(recorded)
+    except UsageError:
+        # only an edit by hand puts such a name there (apply validates it): refuse rather than act on it
+        raise SchemaStateError(
+            f"the target schema recorded in statsfirst.settings ({recorded!r}) is not a valid schema name",
+            "set it back to the schema `statsfirst schema apply` created (UPDATE statsfirst.settings ...)",
+        ) from None
 
 
 def target_schema_for(dsn: ResolvedDsn) -> str:

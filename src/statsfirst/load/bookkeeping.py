@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from statsfirst.load.staging import STAGED_RANGE, copy_to_temp
 
-ANALYSIS_PAYLOAD = """
+ANALYSIS_PAYLOAD = sql.SQL("""
     jsonb_build_object('id', a.id, 'c3d_metadata_id', a.c3d_metadata_id, 'file_hash', a.file_hash,
         'processing_version', a.processing_version, 'processing_params', a.processing_params,
         'analytics_data', a.analytics_data, 'processing_time_ms', a.processing_time_ms, 'cache_hits', a.cache_hits,
         'last_accessed_at', a.last_accessed_at, 'good_contractions_count', a.good_contractions_count,
         'total_contractions_count', a.total_contractions_count, 'created_at', a.created_at,
         'expires_at', a.expires_at)
-"""
-ANALYSIS_LINEAGE = """
+""")
+ANALYSIS_LINEAGE = sql.SQL("""
     jsonb_build_object('id', a.id, 'c3d_metadata_id', a.c3d_metadata_id, 'file_hash', a.file_hash,
         'processing_version', a.processing_version, 'processing_params', a.processing_params,
         'processing_time_ms', a.processing_time_ms, 'cache_hits', a.cache_hits,
@@ -23,7 +24,7 @@ ANALYSIS_LINEAGE = """
         'total_contractions_count', a.total_contractions_count, 'contractions_data', a.contractions_data,
         'mvc_values', a.mvc_values, 'compliance_scores', a.compliance_scores, 'temporal_stats', a.temporal_stats,
         'created_at', a.created_at, 'expires_at', a.expires_at)
-"""
+""")
 # analytics_residual (its own json column): what emg_statistics does not keep, built per current analysis by
 # transform/analytics_residual.py (NULL for other analyses); read by analysis_results_view (sql/007). json, not
 # jsonb: its input is only syntax-checked, where jsonb would parse every residual into a tree.
@@ -53,18 +54,19 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
     copy_to_temp(
         conn,
         "stage_quarantine",
-        "session_id text, stage text, reasons text[], failures text",
+        sql.SQL("session_id text, stage text, reasons text[], failures text"),
         grouped.select("session_id", "stage", reasons_literal.alias("reasons"), "failures"),
     )
     cursor = conn.execute(
-        f"""
+        sql.SQL(
+            """
         INSERT INTO statsfirst.quarantine AS q (legacy_session_id, legacy_analysis_ids, stage, reasons, failures,
                                                 payload, first_run_id, last_run_id)
         SELECT c.id,
                ARRAY(SELECT a.id FROM public.analysis_results a WHERE a.c3d_metadata_id = c.id ORDER BY a.id),
                s.stage, s.reasons, s.failures::jsonb,
                jsonb_build_object('c3d_metadata', to_jsonb(c), 'analysis_results',
-                   (SELECT coalesce(jsonb_agg({ANALYSIS_PAYLOAD} ORDER BY a.id), '[]'::jsonb)
+                   (SELECT coalesce(jsonb_agg({analysis_payload} ORDER BY a.id), '[]'::jsonb)
                     FROM public.analysis_results a WHERE a.c3d_metadata_id = c.id)),
                %(run)s, %(run)s
         FROM stage_quarantine s JOIN public.c3d_metadata c ON c.id = s.session_id::uuid
@@ -72,7 +74,8 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
             stage = EXCLUDED.stage, reasons = EXCLUDED.reasons, failures = EXCLUDED.failures,
             payload = EXCLUDED.payload, legacy_analysis_ids = EXCLUDED.legacy_analysis_ids,
             last_run_id = EXCLUDED.last_run_id
-        """,
+            """
+        ).format(analysis_payload=ANALYSIS_PAYLOAD),
         {"run": run_id},
     )
     return max(cursor.rowcount, 0)
@@ -81,9 +84,11 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
 def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
     """Sessions fixed in the legacy data after being held back: their open entry is marked resolved."""
     cursor = conn.execute(
-        "UPDATE statsfirst.quarantine SET resolved_at = now(), resolved_by_run = %s "
-        f"WHERE resolved_at IS NULL AND legacy_session_id IN (SELECT id FROM stage_therapy_sessions) "
-        f"AND legacy_session_id {STAGED_RANGE}",
+        sql.SQL(
+            "UPDATE statsfirst.quarantine SET resolved_at = now(), resolved_by_run = %s "
+            "WHERE resolved_at IS NULL AND legacy_session_id IN (SELECT id FROM stage_therapy_sessions) "
+            "AND legacy_session_id {staged_range}"
+        ).format(staged_range=STAGED_RANGE),
         (run_id,),
     )
     return max(cursor.rowcount, 0)
@@ -95,13 +100,16 @@ def write_lineage(
     copy_to_temp(
         conn,
         "stage_lineage",
-        "session_id uuid, raw_patient_id text, raw_resolved_patient_id text, raw_therapist_id text, "
-        "raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, linked_settings text, "
-        "source_fingerprint text",
+        sql.SQL(
+            "session_id uuid, raw_patient_id text, raw_resolved_patient_id text, raw_therapist_id text, "
+            "raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, linked_settings text, "
+            "source_fingerprint text"
+        ),
         lineage,
     )
     conn.execute(
-        f"""
+        sql.SQL(
+            """
         INSERT INTO statsfirst.session_lineage AS l (legacy_session_id, raw_patient_id, raw_resolved_patient_id,
             raw_therapist_id, raw_resolved_therapist_id, raw_session_id, patient_resolution, linked_settings,
             legacy_c3d, source_hash, run_id)
@@ -110,7 +118,7 @@ def write_lineage(
                to_jsonb(c), md5(s.source_fingerprint), %(run)s
         FROM stage_lineage s
         JOIN stage_therapy_sessions t ON t.id = s.session_id
-        JOIN public.c3d_metadata c ON c.id = s.session_id AND c.id {STAGED_RANGE}
+        JOIN public.c3d_metadata c ON c.id = s.session_id AND c.id {staged_range}
         ON CONFLICT (legacy_session_id) DO UPDATE SET
             raw_patient_id = EXCLUDED.raw_patient_id, raw_resolved_patient_id = EXCLUDED.raw_resolved_patient_id,
             raw_therapist_id = EXCLUDED.raw_therapist_id,
@@ -119,28 +127,31 @@ def write_lineage(
             linked_settings = EXCLUDED.linked_settings, legacy_c3d = EXCLUDED.legacy_c3d,
             source_hash = EXCLUDED.source_hash, run_id = EXCLUDED.run_id, migrated_at = now()
         WHERE l.source_hash IS DISTINCT FROM EXCLUDED.source_hash
-        """,
+            """
+        ).format(staged_range=STAGED_RANGE),
         {"run": run_id},
     )
     copy_to_temp(
         conn,
         "stage_residual",
-        "analysis_id uuid, analytics_residual text",
+        sql.SQL("analysis_id uuid, analytics_residual text"),
         residuals.select("analysis_id", "analytics_residual"),
     )
     conn.execute(
-        f"""
+        sql.SQL(
+            """
         INSERT INTO statsfirst.analysis_lineage AS l (legacy_analysis_id, legacy_session_id, legacy_analysis,
                                                       analytics_residual, run_id)
-        SELECT a.id, a.c3d_metadata_id, {ANALYSIS_LINEAGE}, r.analytics_residual::json, %(run)s
+        SELECT a.id, a.c3d_metadata_id, {analysis_lineage}, r.analytics_residual::json, %(run)s
         FROM public.analysis_results a JOIN stage_therapy_sessions t ON t.id = a.c3d_metadata_id
         LEFT JOIN stage_residual r ON r.analysis_id = a.id
-        WHERE a.c3d_metadata_id {STAGED_RANGE}
+        WHERE a.c3d_metadata_id {staged_range}
         ON CONFLICT (legacy_analysis_id) DO UPDATE SET legacy_session_id = EXCLUDED.legacy_session_id,
             legacy_analysis = EXCLUDED.legacy_analysis, analytics_residual = EXCLUDED.analytics_residual,
             run_id = EXCLUDED.run_id
         WHERE (l.legacy_session_id, l.legacy_analysis, l.analytics_residual::text)
               IS DISTINCT FROM (EXCLUDED.legacy_session_id, EXCLUDED.legacy_analysis, EXCLUDED.analytics_residual::text)
-        """,
+            """
+        ).format(analysis_lineage=ANALYSIS_LINEAGE, staged_range=STAGED_RANGE),
         {"run": run_id},
     )

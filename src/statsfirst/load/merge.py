@@ -57,9 +57,9 @@ def existing_sessions(conn: psycopg.Connection, schema: str) -> list[str]:
     """Staged sessions the target already holds (a first migration of a range has none)."""
     query = sql.SQL(
         "SELECT t.id::text FROM {schema}.therapy_sessions t JOIN stage_therapy_sessions s ON s.id = t.id "
-        "WHERE t.id " + STAGED_RANGE
-    )
-    rows = conn.execute(query.format(schema=sql.Identifier(schema))).fetchall()
+        "WHERE t.id {staged_range}"
+    ).format(schema=sql.Identifier(schema), staged_range=STAGED_RANGE)
+    rows = conn.execute(query).fetchall()
     return [r[0] for r in rows]
 
 

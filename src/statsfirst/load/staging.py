@@ -13,7 +13,7 @@ _INTEGER_TYPES = {"integer", "bigint", "smallint"}
 
 # Bounds every read of a legacy or target table to the batch's id range, so each batch costs an index range scan
 # whatever the planner's statistics say (a hash join over the whole table per batch would make a run O(N^2)).
-STAGED_RANGE = (
+STAGED_RANGE = sql.SQL(
     "BETWEEN (SELECT id FROM stage_therapy_sessions ORDER BY id LIMIT 1) "
     "AND (SELECT id FROM stage_therapy_sessions ORDER BY id DESC LIMIT 1)"
 )
@@ -94,8 +94,9 @@ def copy_to_staging(conn: psycopg.Connection, schema: str, table: str, frame: pl
     return Staged(stage, tuple(columns))
 
 
-def copy_to_temp(conn: psycopg.Connection, name: str, columns: str, frame: pl.DataFrame) -> None:
+def copy_to_temp(conn: psycopg.Connection, name: str, columns: sql.SQL, frame: pl.DataFrame) -> None:
     """A bookkeeping staging table (``columns``: its column definitions, in the frame's order), dropped at commit."""
-    conn.execute(f"CREATE TEMP TABLE {name} ({columns}) ON COMMIT DROP")
-    with conn.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN (FORMAT csv)") as copy:
+    table = sql.Identifier(name)
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(table, columns))
+    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(table)) as copy:
         copy.write(frame.write_csv(include_header=False).encode("utf-8"))
