@@ -14,6 +14,8 @@ from migration_support import TARGET, TARGET_TABLES, WORKED_PARAMS, HandBuilt, r
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.errors import SchemaStateError, UsageError
 from statsfirst.pipeline.options import MigrateOptions, parse_day
+from statsfirst.reconcile.options import ReconcileOptions
+from statsfirst.reconcile.run import reconcile
 from statsfirst.transform.scoring import PerformanceWeights
 
 CLI = Path(sys.executable).parent / "statsfirst"
@@ -69,6 +71,8 @@ def test_missing_legacy_tables_after_apply(make_database: Callable[[], ResolvedD
         run(dsn)
     assert "\n" not in str(info.value)
     assert scalar(dsn, "SELECT count(*) FROM statsfirst.migration_runs") == 0
+    with pytest.raises(SchemaStateError, match=r"analysis_results are missing from schema public"):
+        reconcile(dsn, ReconcileOptions())
 
 
 def test_weights_not_summing_to_one() -> None:

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 from rich.table import Table
 
+from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connection
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.errors import SchemaStateError, UsageError
@@ -150,7 +151,7 @@ def validate_schema_name(name: str) -> str:
 
 # --------------------------------------------------------------------------------------------- ledger
 def read_ledger(conn: psycopg.Connection) -> dict[str, LedgerRow]:
-    if not _relation_exists(conn, BOOKKEEPING_SCHEMA, "schema_migrations"):
+    if not relation_exists(conn, BOOKKEEPING_SCHEMA, "schema_migrations"):
         return {}
     rows = conn.execute(
         "SELECT version, name, kind, checksum, target_schema FROM statsfirst.schema_migrations"
@@ -159,7 +160,7 @@ def read_ledger(conn: psycopg.Connection) -> dict[str, LedgerRow]:
 
 
 def recorded_target_schema(conn: psycopg.Connection) -> str | None:
-    if not _relation_exists(conn, BOOKKEEPING_SCHEMA, "settings"):
+    if not relation_exists(conn, BOOKKEEPING_SCHEMA, "settings"):
         return None
     row = conn.execute("SELECT value FROM statsfirst.settings WHERE key = 'target_schema'").fetchone()
     if row is None:
@@ -194,11 +195,6 @@ def target_schema_for(dsn: ResolvedDsn) -> str:
             "run `statsfirst schema apply` first",
         )
     return schema
-
-
-def _relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.{name}",)).fetchone()
-    return bool(row and row[0])
 
 
 def _schema_exists(conn: psycopg.Connection, schema: str) -> bool:
@@ -245,7 +241,7 @@ def check_preconditions(conn: psycopg.Connection, plan: list[PlanItem], target_s
     """Refuse before any change: missing legacy tables, or a legacy session_settings in the target schema."""
     if not any(item.action != "skip" and item.migration.version == "006" for item in plan):
         return
-    missing = [t for t in LEGACY_REFERENCED_TABLES if not _relation_exists(conn, LEGACY_SCHEMA, t)]
+    missing = [t for t in LEGACY_REFERENCED_TABLES if not relation_exists(conn, LEGACY_SCHEMA, t)]
     if missing:
         raise SchemaStateError(
             f"the legacy tables {', '.join(missing)} are missing from schema {LEGACY_SCHEMA} "

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 
+from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connect, connection
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import LEGACY_SCHEMA, target_schema_for
@@ -29,11 +30,7 @@ REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")
 
 
 def check_legacy_tables(conn: psycopg.Connection) -> None:
-    missing = []
-    for table in REQUIRED_LEGACY:
-        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{LEGACY_SCHEMA}.{table}",)).fetchone()
-        if not (row and row[0]):
-            missing.append(table)
+    missing = [table for table in REQUIRED_LEGACY if not relation_exists(conn, LEGACY_SCHEMA, table)]
     if missing:
         raise SchemaStateError(
             f"the legacy table(s) {', '.join(missing)} are missing from schema {LEGACY_SCHEMA}",

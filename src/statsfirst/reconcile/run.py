@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connection
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import target_schema_for
@@ -14,10 +15,10 @@ from statsfirst.errors import ConnectionProblem, SchemaStateError
 from statsfirst.reconcile import accounting, completeness, tables, values
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.report import Mismatch, ReconciliationReport
-from statsfirst.reconcile.snapshot import relation_exists, snapshot
+from statsfirst.reconcile.snapshot import snapshot
 from statsfirst.transform.scoring import COMPONENTS, PerformanceWeights
 
-REQUIRED_LEGACY = ("public.c3d_metadata", "public.analysis_results", "public.patients", "public.therapists")
+REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")  # in schema public
 
 
 def reconcile(dsn: ResolvedDsn, options: ReconcileOptions) -> ReconciliationReport:
@@ -37,13 +38,13 @@ def reconcile(dsn: ResolvedDsn, options: ReconcileOptions) -> ReconciliationRepo
 
 
 def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schema: str) -> ReconciliationReport:
-    missing = [t for t in REQUIRED_LEGACY if not relation_exists(conn, t)]
+    missing = [t for t in REQUIRED_LEGACY if not relation_exists(conn, "public", t)]
     if missing:
         raise SchemaStateError(
-            f"the legacy table(s) {', '.join(missing)} are missing",
+            f"the legacy table(s) {', '.join(missing)} are missing from schema public",
             "point --dsn/DATABASE_URL at the legacy database",
         )
-    with_settings = relation_exists(conn, "public.session_settings") and _is_legacy_settings(conn)
+    with_settings = relation_exists(conn, "public", "session_settings") and _is_legacy_settings(conn)
     weights_text = accounting.latest_weights(conn)
     weights = PerformanceWeights.parse(weights_text) if weights_text else PerformanceWeights()
 

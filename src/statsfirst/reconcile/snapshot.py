@@ -42,8 +42,3 @@ def snapshot(conn: psycopg.Connection, target_schema: str) -> Iterator[psycopg.C
         yield conn
     finally:
         conn.rollback()
-
-
-def relation_exists(conn: psycopg.Connection, qualified: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()
-    return bool(row and row[0])
