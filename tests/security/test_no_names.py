@@ -1,6 +1,7 @@
 """No patient (or therapist, or researcher) name reaches what clinicians see: the reports in every format, the
-migration summaries, the flows' artifacts, and every relation a client role can read. The quarantine payload keeps
-the legacy row as it was (names included) and is readable by no client role."""
+migration summaries, the flows' artifacts, and every relation a client role can read (the clinicians' view of the
+quarantine, statsfirst.quarantine_review, among them). The quarantine payload keeps the legacy row as it was (names
+included) and is readable by no client role."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def test_nothing_a_client_role_can_read_holds_a_name(secured_run: SecuredRun, cl
         GROUP BY 1, 2 ORDER BY 1, 2""", (role, role, [*LEGACY_TABLES, *LEGACY_VIEWS]))
     seen = {f"{schema}.{name}" for schema, name, _ in readable}
     assert {f"{TARGET}.therapy_sessions", "public.c3d_metadata_view", "public.analysis_results_view",
-            "statsfirst.session_lineage"} <= seen
+            "statsfirst.session_lineage", "statsfirst.quarantine_review"} <= seen
     assert not seen & {"statsfirst.quarantine", "statsfirst.migration_runs"}
     leaks: dict[str, list[str]] = {}
     read_rows = 0

@@ -131,7 +131,13 @@ def _reasons(report: ReconciliationReport) -> str:
         for state, n in sorted(report.states.items())
         if state not in ("migrated", "quarantined", "skipped")
     ]
-    return _explained(rows)
+    where = (
+        "<p>Which sessions are held back, and why, is listed in <code>statsfirst.quarantine_review</code> (each "
+        "therapist sees their own patients' sessions there).</p>"
+        if report.sessions.quarantined
+        else ""
+    )
+    return _explained(rows) + where
 
 
 def _scores(report: ReconciliationReport) -> str:
