@@ -59,6 +59,7 @@ def run_demo(dsn: ResolvedDsn, *, sessions: int, seed: int, console: Console) ->
     console.print(summary_renderable(report))
     console.print(f"Clinicians' report (open in any browser, works offline): {path}", highlight=False, soft_wrap=True)
     console.print(
-        "Held-back sessions and their reasons: statsfirst.quarantine; lineage: statsfirst.session_lineage.",
+        "Held-back sessions and their reasons: statsfirst.quarantine_review (for clinicians; the full entries with "
+        "the legacy payload: statsfirst.quarantine); lineage: statsfirst.session_lineage.",
         highlight=False,
     )
