@@ -56,24 +56,27 @@ def run_flows(run: SecuredRun, malformed_dsn: str, patch: pytest.MonkeyPatch, st
         loggers = [logging.getLogger(name) for name in ("prefect", "prefect.flow_runs", "prefect.task_runs")]
         for logger in loggers:
             logger.addHandler(console)
-        patch.setenv("DATABASE_URL", run.uri)
-        states["migrate_legacy"] = migrate_legacy.migrate_legacy(batch_size=50, return_state=True).name
-        Secret(value=run.keywords).save(SECRET_BLOCK, overwrite=True)
-        patch.delenv("DATABASE_URL")
-        states["reconcile from a secret block"] = reconcile.reconcile(dsn_secret_block=SECRET_BLOCK,
-                                                                      return_state=True).name
-        patch.setenv("DATABASE_URL", malformed_dsn)
-        states["migrate_legacy malformed dsn"] = migrate_legacy.migrate_legacy(batch_size=50, return_state=True).name
-        APILogWorker.drain_all(timeout=30)
-        with get_client(sync_client=True) as client:
-            while page := client.read_logs(limit=200, offset=len(stored)):
-                stored += [log.message for log in page]
-            assert any("Encountered exception" in message for message in stored), stored  # the API kept them
-            for flow_run in client.read_flow_runs():
-                stored.append(json.dumps({"name": flow_run.name, "parameters": flow_run.parameters,
-                                          "state": flow_run.state.message if flow_run.state else None},
-                                         default=str))
-            stored += [json.dumps(a.data, default=str) + str(a.description) for a in client.read_artifacts()]
-        for logger in loggers:
-            logger.removeHandler(console)
+        try:
+            patch.setenv("DATABASE_URL", run.uri)
+            states["migrate_legacy"] = migrate_legacy.migrate_legacy(batch_size=50, return_state=True).name
+            Secret(value=run.keywords).save(SECRET_BLOCK, overwrite=True)
+            patch.delenv("DATABASE_URL")
+            states["reconcile from a secret block"] = reconcile.reconcile(dsn_secret_block=SECRET_BLOCK,
+                                                                          return_state=True).name
+            patch.setenv("DATABASE_URL", malformed_dsn)
+            states["migrate_legacy malformed dsn"] = migrate_legacy.migrate_legacy(batch_size=50,
+                                                                                   return_state=True).name
+            APILogWorker.drain_all(timeout=30)
+            with get_client(sync_client=True) as client:
+                while page := client.read_logs(limit=200, offset=len(stored)):
+                    stored += [log.message for log in page]
+                assert any("Encountered exception" in message for message in stored), stored  # the API kept them
+                for flow_run in client.read_flow_runs():
+                    stored.append(json.dumps({"name": flow_run.name, "parameters": flow_run.parameters,
+                                              "state": flow_run.state.message if flow_run.state else None},
+                                             default=str))
+                stored += [json.dumps(a.data, default=str) + str(a.description) for a in client.read_artifacts()]
+        finally:
+            for logger in loggers:
+                logger.removeHandler(console)
     return stored

@@ -8,6 +8,7 @@ everything ran.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -168,3 +169,10 @@ def legacy_snapshot(dsn: ResolvedDsn) -> dict[str, Any]:
                 " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.proname = %s",
                 (function,)).fetchall()
     return snapshot
+
+
+def act_as(conn: psycopg.Connection, role: str, sub: Any) -> None:
+    """Act as a Supabase client for the rest of the transaction: its database role and JWT claims (sub = auth.uid())."""
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+    claims = {"role": role} if sub is None else {"sub": str(sub), "role": role}
+    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))

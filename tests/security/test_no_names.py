@@ -5,7 +5,6 @@ included) and is readable by no client role."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -13,17 +12,11 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import errors, sql
-from security_support import LEGACY_TABLES, LEGACY_VIEWS, TARGET, SecuredRun, rows
+from security_support import LEGACY_TABLES, LEGACY_VIEWS, TARGET, SecuredRun, act_as, rows
 
 
 def shown_names(text: str, names: set[str]) -> list[str]:
     return sorted(n for n in names if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text))
-
-
-def act_as(conn: psycopg.Connection, role: str, sub: Any) -> None:
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-    claims = {"role": role} if sub is None else {"sub": str(sub), "role": role}
-    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
 
 
 def clients(run: SecuredRun) -> dict[str, tuple[str, Any]]:

@@ -5,14 +5,13 @@ test_no_names.py.)"""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import errors, sql
-from security_support import SecuredRun, rows
+from psycopg import errors
+from security_support import SecuredRun, act_as, rows
 
 SENTINELS = {"unknown", "", "null", "none", "n/a"}
 
@@ -49,8 +48,9 @@ def clients(run: SecuredRun) -> dict[str, tuple[str, Any]]:
     """anon, service_role, a researcher, and every therapist that has a held-back session plus one that has none."""
     researcher = rows(run.admin, "SELECT id FROM public.researcher_profiles ORDER BY id LIMIT 1")[0][0]
     users = [r[0] for r in rows(run.admin, "SELECT user_id FROM public.therapists ORDER BY user_id")]
-    with_entries = [u for u in users if expected_entries(run, u)]
-    without = [u for u in users if not expected_entries(run, u)][:1]
+    has_entries = {u: bool(expected_entries(run, u)) for u in users}
+    with_entries = [u for u in users if has_entries[u]]
+    without = [u for u in users if not has_entries[u]][:1]
     found: dict[str, tuple[str, Any]] = {"anon": ("anon", None), "service_role": ("service_role", None),
                                          "researcher": ("authenticated", researcher)}
     found.update({f"therapist {u}": ("authenticated", u) for u in [*with_entries, *without]})
@@ -59,9 +59,7 @@ def clients(run: SecuredRun) -> dict[str, tuple[str, Any]]:
 
 def read_as(run: SecuredRun, role: str, sub: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(run.admin.conninfo) as conn:
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-        claims = {"role": role} if sub is None else {"sub": str(sub), "role": role}
-        conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        act_as(conn, role, sub)
         return conn.execute("SELECT legacy_session_id::text, patient_code, stage, reasons, failed_checks, analyses"
                             " FROM statsfirst.quarantine_review").fetchall()
 

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import errors, sql
-from security_support import TARGET, TARGET_TABLES, VIEWS, SecuredRun, SqlText, rows
+from security_support import TARGET, TARGET_TABLES, VIEWS, SecuredRun, SqlText, act_as, rows
 
 CLIENTS = ("anon", "therapist A", "therapist B", "researcher", "service_role")
 RELATIONS = (*TARGET_TABLES, *VIEWS)
@@ -74,12 +74,6 @@ def own_sessions(conn: psycopg.Connection, user: uuid.UUID) -> set[uuid.UUID]:
         "  WHERE p.patient_code = s.patient_id AND p.therapist_id = t.id)))"
     ).format(sql.Identifier(TARGET, "therapy_sessions"))
     return {r[0] for r in conn.execute(query, {"u": user}).fetchall()}
-
-
-def act_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> None:
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-    claims = {"role": role} if sub is None else {"sub": str(sub), "role": role}
-    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
 
 
 def attempt(conn: psycopg.Connection, statement: SqlText, params: Any = None) -> tuple[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -67,15 +68,30 @@ def views_db_at_scale(make_database: Callable[[], ResolvedDsn]) -> ViewsDb:
     return build(make_database, sessions=SESSIONS_AT_SCALE, target=TARGET)
 
 
-@pytest.fixture
-def conn(views_db: ViewsDb) -> Iterator[psycopg.Connection]:
-    """A connection as the owner, in a transaction rolled back after the test."""
-    connection = psycopg.connect(views_db.dsn.conninfo)
+@contextmanager
+def rolled_back(db: ViewsDb) -> Iterator[psycopg.Connection]:
+    """A connection as the owner to ``db``, in a transaction rolled back at the end."""
+    connection = psycopg.connect(db.dsn.conninfo)
     try:
         yield connection
     finally:
         connection.rollback()
         connection.close()
+
+
+@pytest.fixture
+def conn(views_db: ViewsDb) -> Iterator[psycopg.Connection]:
+    """A connection as the owner, in a transaction rolled back after the test."""
+    with rolled_back(views_db) as connection:
+        yield connection
+
+
+@pytest.fixture(params=["1,500 sessions", "100,000 sessions"])
+def plan_conn(request: pytest.FixtureRequest) -> Iterator[tuple[psycopg.Connection, ViewsDb]]:
+    """A rolled-back connection as the owner to the shared database of one size (tests/views/test_plans.py)."""
+    db = request.getfixturevalue("views_db" if request.param == "1,500 sessions" else "views_db_at_scale")
+    with rolled_back(db) as connection:
+        yield connection, db
 
 
 def act_as(conn: psycopg.Connection, role: str, sub: uuid.UUID | None) -> None:

@@ -64,18 +64,6 @@ READS = {
 }
 
 
-@pytest.fixture(params=["1,500 sessions", "100,000 sessions"])
-def plan_conn(request: pytest.FixtureRequest) -> Iterator[tuple[psycopg.Connection, Any]]:
-    """A rolled-back connection as the owner to the shared database of one size."""
-    db = request.getfixturevalue("views_db" if request.param == "1,500 sessions" else "views_db_at_scale")
-    connection = psycopg.connect(db.dsn.conninfo)
-    try:
-        yield connection, db
-    finally:
-        connection.rollback()
-        connection.close()
-
-
 @pytest.mark.parametrize("reader", ["owner", "therapist"])
 @pytest.mark.parametrize("read", list(READS))
 def test_reads_by_id_and_hash_use_indexes(
