@@ -11,12 +11,14 @@ CREATE TABLE statsfirst.migration_runs (
     status        text        NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
     started_at    timestamptz NOT NULL DEFAULT now(),
     finished_at   timestamptz,
-    totals        jsonb
+    totals        jsonb,
+    legacy_snapshot pg_snapshot
 );
 COMMENT ON TABLE statsfirst.migration_runs IS 'One row per `statsfirst migrate` run; an unfinished run with the same command_key is resumed';
 COMMENT ON COLUMN statsfirst.migration_runs.run_id IS 'Run identifier, recorded on quarantine and lineage rows';
 COMMENT ON COLUMN statsfirst.migration_runs.command_key IS 'SHA-256 of the parameters that define the work (range, batch size, weights, target schema)';
 COMMENT ON COLUMN statsfirst.migration_runs.parameters IS 'The run parameters as given (no connection string)';
+COMMENT ON COLUMN statsfirst.migration_runs.legacy_snapshot IS 'pg_current_snapshot() before the run read the legacy tables: the point of legacy history it covers';
 COMMENT ON COLUMN statsfirst.migration_runs.target_schema IS 'Schema the run loaded into';
 COMMENT ON COLUMN statsfirst.migration_runs.status IS 'running (or killed while running), completed, failed';
 COMMENT ON COLUMN statsfirst.migration_runs.started_at IS 'When the run was created';
@@ -120,19 +122,65 @@ COMMENT ON COLUMN statsfirst.analysis_lineage.run_id IS 'Run that last wrote it'
 CREATE INDEX analysis_lineage_session_idx ON statsfirst.analysis_lineage (legacy_session_id);
 
 -- ------------------------------------------------------------------------------------------ watermarks
+-- The point of the legacy history the last complete run covered, as a transaction snapshot (pg_current_snapshot()
+-- taken before the run read anything). A legacy row version committed after that point has an xmin the snapshot
+-- does not see, whatever its timestamps say, so the next incremental run finds it (pipeline/change_detection.py).
 CREATE TABLE statsfirst.watermarks (
-    target_schema text        PRIMARY KEY,
-    c3d_updated_at timestamptz,
-    analysis_created_at timestamptz,
-    run_id        uuid,
-    updated_at    timestamptz NOT NULL DEFAULT now()
+    target_schema   text        PRIMARY KEY,
+    legacy_snapshot pg_snapshot NOT NULL,
+    references_hash text        NOT NULL,
+    run_id          uuid,
+    updated_at      timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE statsfirst.watermarks IS 'Incremental migration high-water marks per target schema';
-COMMENT ON COLUMN statsfirst.watermarks.target_schema IS 'Target schema the marks belong to';
-COMMENT ON COLUMN statsfirst.watermarks.c3d_updated_at IS 'Newest legacy c3d_metadata.updated_at fully migrated';
-COMMENT ON COLUMN statsfirst.watermarks.analysis_created_at IS 'Newest legacy analysis_results.created_at fully migrated';
-COMMENT ON COLUMN statsfirst.watermarks.run_id IS 'Run that advanced the marks';
-COMMENT ON COLUMN statsfirst.watermarks.updated_at IS 'When the marks were advanced';
+
+COMMENT ON TABLE statsfirst.watermarks IS 'Incremental migration marks per target schema: the legacy snapshot the last complete run covered';
+COMMENT ON COLUMN statsfirst.watermarks.target_schema IS 'Target schema the mark belongs to';
+COMMENT ON COLUMN statsfirst.watermarks.legacy_snapshot IS 'pg_current_snapshot() taken before the run read the legacy tables: every change it sees was migrated';
+COMMENT ON COLUMN statsfirst.watermarks.references_hash IS 'md5 of the legacy patient codes and therapist ids at the mark (a deletion there leaves no xmin)';
+COMMENT ON COLUMN statsfirst.watermarks.run_id IS 'Run that advanced the mark';
+COMMENT ON COLUMN statsfirst.watermarks.updated_at IS 'When the mark was advanced';
+
+-- ------------------------------------------------------------------------------------------ configuration
+-- Recorded once (at the first migration of a target, or by an explicit --reweigh) and used by every later run and
+-- by the reconciliation: a nightly run can never score with other weights than the backfill did.
+CREATE TABLE statsfirst.configuration (
+    target_schema       text        PRIMARY KEY,
+    performance_weights jsonb       NOT NULL,
+    compliance_weights  jsonb       NOT NULL,
+    defaults            jsonb       NOT NULL,
+    recorded_by_run     uuid,
+    recorded_at         timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE statsfirst.configuration IS 'The target''s scoring configuration, recorded once and used by every run and the reconciliation';
+COMMENT ON COLUMN statsfirst.configuration.target_schema IS 'Target schema the configuration belongs to';
+COMMENT ON COLUMN statsfirst.configuration.performance_weights IS 'Overall-score weights {compliance, symmetry, effort, game}';
+COMMENT ON COLUMN statsfirst.configuration.compliance_weights IS 'Per-muscle compliance weights {completion, intensity, duration}';
+COMMENT ON COLUMN statsfirst.configuration.defaults IS 'Defaults where the legacy data is silent (MVC threshold, duration threshold, target contractions, BFR target)';
+COMMENT ON COLUMN statsfirst.configuration.recorded_by_run IS 'Run that recorded it (the first backfill, or a --reweigh run)';
+COMMENT ON COLUMN statsfirst.configuration.recorded_at IS 'When it was recorded';
+
+-- ------------------------------------------------------------------------------------------ change detection
+CREATE FUNCTION statsfirst.committed_after(row_xmin xid, mark pg_snapshot, next_xid bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    -- Whether the row version with this xmin was written by a transaction the snapshot `mark` does not see (it
+    -- committed after the mark was taken, or was still open then). `next_xid` is pg_snapshot_xmax of a current
+    -- snapshot (64-bit): the row's 32-bit xmin is widened into the epoch that makes it not newer than next_xid,
+    -- which is exact for every transaction less than 2^31 transactions old (older row versions are visible to the
+    -- mark anyway; the caller falls back to a full comparison when the mark itself is that old). Raw xmin values 1
+    -- and 2 (bootstrap, frozen by a pre-9.4 server) are older than any mark. A single expression: inlined.
+    SELECT CASE
+        WHEN row_xmin::text::bigint < 3 THEN false
+        ELSE NOT pg_visible_in_snapshot(
+            greatest((next_xid - next_xid % 4294967296) + row_xmin::text::bigint
+                     - CASE WHEN row_xmin::text::bigint > next_xid % 4294967296 THEN 4294967296 ELSE 0 END,
+                     3)::text::xid8,
+            mark)
+    END;
+$$;
+
+COMMENT ON FUNCTION statsfirst.committed_after(xid, pg_snapshot, bigint) IS 'True when a row version (by its xmin) was committed after the snapshot mark was taken; change detection without privileged views';
 
 -- ------------------------------------------------------------------------------------------ JSON type guard
 CREATE FUNCTION statsfirst.json_is_float8(value jsonb) RETURNS boolean

@@ -962,8 +962,10 @@ CREATE TABLE processing_parameters (
     CONSTRAINT processing_parameters_sampling_rate_hz_check CHECK (sampling_rate_hz IS NULL OR sampling_rate_hz > 0),
     CONSTRAINT processing_parameters_filter_low_cutoff_hz_check
         CHECK (filter_low_cutoff_hz IS NULL OR filter_low_cutoff_hz >= 0),
+    -- a band's high cut-off is positive and above its low cut-off whenever both are set
     CONSTRAINT processing_parameters_filter_high_cutoff_hz_check
-        CHECK (filter_high_cutoff_hz IS NULL OR filter_high_cutoff_hz > 0),
+        CHECK (filter_high_cutoff_hz IS NULL OR (filter_high_cutoff_hz > 0
+               AND (filter_low_cutoff_hz IS NULL OR filter_low_cutoff_hz < filter_high_cutoff_hz))),
     CONSTRAINT processing_parameters_filter_order_check CHECK (filter_order IS NULL OR filter_order BETWEEN 1 AND 8),
     CONSTRAINT processing_parameters_smoothing_window_ms_check
         CHECK (smoothing_window_ms IS NULL OR smoothing_window_ms > 0),
@@ -991,7 +993,7 @@ COMMENT ON COLUMN processing_parameters.id IS 'Row id (generated).';
 COMMENT ON COLUMN processing_parameters.session_id IS 'The session (therapy_sessions.id); one row per session.';
 COMMENT ON COLUMN processing_parameters.sampling_rate_hz IS 'Sampling rate in Hz (the session''s sampling rate when known).';
 COMMENT ON COLUMN processing_parameters.filter_low_cutoff_hz IS 'High-pass cutoff in Hz (parameters_used.highpass_cutoff_hz).';
-COMMENT ON COLUMN processing_parameters.filter_high_cutoff_hz IS 'Low-pass cutoff in Hz (parameters_used.lowpass_cutoff_hz).';
+COMMENT ON COLUMN processing_parameters.filter_high_cutoff_hz IS 'Low-pass cut-off of the raw band in Hz; NULL for legacy data (its 10 Hz low-pass smooths the envelope and stays in algorithm_config).';
 COMMENT ON COLUMN processing_parameters.filter_order IS 'Butterworth filter order 1-8 (parameters_used.filter_order).';
 COMMENT ON COLUMN processing_parameters.smoothing_window_ms IS 'Envelope smoothing window in ms (parameters_used.smoothing_window_ms).';
 COMMENT ON COLUMN processing_parameters.rms_window_ms IS 'RMS window in ms, when recorded.';

@@ -17,8 +17,9 @@
 --     Statistics-First design re-derives them from the C3D file); non-current analysis rows show {}.
 --
 -- Repeatable: re-applied when this file changes. Everything here is CREATE OR REPLACE / IF NOT EXISTS / DROP ...
--- IF EXISTS, and CREATE OR REPLACE VIEW keeps objects that depend on the views (the column list never changes:
--- it is the legacy table's). Applied like 006 with `SET LOCAL search_path TO <target>, public`, so unqualified
+-- IF EXISTS, and CREATE OR REPLACE VIEW keeps objects that depend on the views (the column list is the legacy
+-- table's; a view left with another column list by an earlier version of this file is dropped first, see below).
+-- Applied like 006 with `SET LOCAL search_path TO <target>, public`, so unqualified
 -- names are the target tables; functions carry `SET search_path FROM CURRENT` (or are schema-qualified).
 --
 -- Security: the views are security_invoker, so RLS of the tables applies to the reader. The lineage tables are
@@ -157,6 +158,41 @@ COMMENT ON POLICY analysis_lineage_select ON statsfirst.analysis_lineage IS
     'analysis_results_view readers: researchers read all rows; therapists the rows of sessions they may read.';
 
 -- =================================================================================================================
+-- A view created by an earlier version of this file with another column order (before the real legacy order of
+-- analysis_results was known) cannot be fixed by CREATE OR REPLACE VIEW, which only appends columns: drop it, so it
+-- is created afresh below (its trigger, comment and grants with it). Without CASCADE: an object depending on it
+-- stops the migration with PostgreSQL's message naming it, rather than being dropped silently.
+-- =================================================================================================================
+
+DO $$
+DECLARE
+    wanted constant jsonb := jsonb_build_object(
+        'c3d_metadata_view', ARRAY[
+            'id', 'file_path', 'file_hash', 'file_size_bytes', 'patient_id', 'therapist_id', 'session_id',
+            'session_date', 'session_type', 'session_duration', 'session_notes', 'game_metadata', 'channel_names',
+            'channel_count', 'sampling_rate', 'duration_seconds', 'frame_count', 'resolved_patient_id',
+            'resolved_therapist_id', 'resolved_session_date', 'size_category', 'content_type', 'upload_date',
+            'bucket_name', 'object_metadata', 'processing_status', 'processing_version', 'error_message',
+            'created_at', 'updated_at', 'processed_at'],
+        'analysis_results_view', ARRAY[
+            'id', 'c3d_metadata_id', 'file_hash', 'processing_version', 'processing_params', 'analytics_data',
+            'emg_signals', 'contractions_data', 'processing_time_ms', 'cache_hits', 'last_accessed_at',
+            'mvc_values', 'good_contractions_count', 'total_contractions_count', 'compliance_scores',
+            'temporal_stats', 'created_at', 'expires_at']);
+    view_name text;
+BEGIN
+    FOR view_name IN SELECT jsonb_object_keys(wanted) LOOP
+        IF to_regclass(format('public.%I', view_name)) IS NOT NULL
+           AND (SELECT to_jsonb(array_agg(a.attname::text ORDER BY a.attnum)) FROM pg_attribute AS a
+                WHERE a.attrelid = to_regclass(format('public.%I', view_name)) AND a.attnum > 0
+                  AND NOT a.attisdropped) IS DISTINCT FROM wanted -> view_name THEN
+            EXECUTE format('DROP VIEW public.%I', view_name);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- =================================================================================================================
 -- c3d_metadata_view: one row per migrated session, the legacy c3d_metadata columns
 -- =================================================================================================================
 
@@ -197,7 +233,11 @@ SELECT
     s.updated_at,
     s.processed_at
 FROM therapy_sessions AS s
-LEFT JOIN statsfirst.session_lineage AS l ON l.legacy_session_id = s.id;
+LEFT JOIN statsfirst.session_lineage AS l ON l.legacy_session_id = s.id
+-- legacy insertion order (created_at, then id): `SELECT * ... WHERE file_hash = $1` without ORDER BY returns the
+-- legacy table's first row first, as the legacy application (which takes data[0]) expects (compat-views.md §3).
+-- The WHERE of such a read is pushed below the sort, so it still uses the by-hash / by-id indexes.
+ORDER BY s.created_at, s.id;
 
 COMMENT ON VIEW public.c3d_metadata_view IS
     'Backward compatibility: the legacy c3d_metadata (same columns, ids and values) for every migrated session, '
@@ -284,19 +324,21 @@ SELECT
     ), '{}'::jsonb) ELSE '{}'::jsonb END AS analytics_data,
     NULL::jsonb AS emg_signals,  -- never populated in legacy, never read by the migration
     nullif(l.legacy_analysis -> 'contractions_data', 'null'::jsonb) AS contractions_data,
-    nullif(l.legacy_analysis -> 'mvc_values', 'null'::jsonb) AS mvc_values,
-    nullif(l.legacy_analysis -> 'compliance_scores', 'null'::jsonb) AS compliance_scores,
-    nullif(l.legacy_analysis -> 'temporal_stats', 'null'::jsonb) AS temporal_stats,
     c.processing_time_ms,
     c.hit_count AS cache_hits,
     c.last_accessed_at,
+    nullif(l.legacy_analysis -> 'mvc_values', 'null'::jsonb) AS mvc_values,
     (l.legacy_analysis ->> 'good_contractions_count')::integer AS good_contractions_count,
     (l.legacy_analysis ->> 'total_contractions_count')::integer AS total_contractions_count,
+    nullif(l.legacy_analysis -> 'compliance_scores', 'null'::jsonb) AS compliance_scores,
+    nullif(l.legacy_analysis -> 'temporal_stats', 'null'::jsonb) AS temporal_stats,
     c.created_at,
     c.expires_at
 FROM signal_processing_cache AS c
 JOIN statsfirst.analysis_lineage AS l ON l.legacy_analysis_id = c.id
-WHERE c.cache_type = 'legacy_analysis';
+WHERE c.cache_type = 'legacy_analysis'
+-- legacy insertion order: a read without ORDER BY returns the rows as the legacy table did (compat-views.md §3)
+ORDER BY c.created_at, c.id;
 
 COMMENT ON VIEW public.analysis_results_view IS
     'Backward compatibility: the legacy analysis_results (same columns, ids and scalar values) for every migrated '

@@ -12,7 +12,8 @@
 --
 -- Who sees a row is the rule of target-schema.md for sessions, applied to the legacy row (a held-back session has
 -- no therapy_sessions row): researchers all; a therapist the sessions of their own patients and those whose legacy
--- therapist reference is their therapists.id; service_role all; anon nothing. The view runs with its owner's rights
+-- therapist reference is their therapists.id; service_role (by JWT claim or as the database role) and the owner all;
+-- anon nothing. The view runs with its owner's rights
 -- (it is not security_invoker) and filters by auth.uid() through the SECURITY DEFINER helpers of 006; it is a
 -- security_barrier view so that no caller-supplied function sees rows before that filter.
 --
@@ -50,7 +51,12 @@ LEFT JOIN public.therapists AS t
        ON t.id::text = lower(coalesce(statsfirst_clean_legacy_ref(c.therapist_id),
                                       statsfirst_clean_legacy_ref(c.resolved_therapist_id)))
 WHERE q.resolved_at IS NULL
+  -- service_role by its JWT claim or as a database role (SET ROLE service_role, a service connection), and the
+  -- pipeline: superusers and members of statsfirst.quarantine's owner (who read the full entries anyway)
   AND ((SELECT auth.role()) = 'service_role'
+       OR (SELECT pg_has_role(current_user, 'service_role', 'MEMBER'))
+       OR (SELECT pg_has_role(current_user, o.relowner, 'MEMBER') FROM pg_catalog.pg_class AS o
+           WHERE o.oid = 'statsfirst.quarantine'::regclass)
        OR (SELECT statsfirst_is_researcher())
        OR p.patient_code IN (SELECT statsfirst_current_therapist_patient_codes())
        OR t.id = (SELECT statsfirst_current_therapist_id()));

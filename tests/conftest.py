@@ -7,6 +7,8 @@ is set, in which case every test database is created on that server. Each test g
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +20,50 @@ from psycopg import sql
 from statsfirst.db.dsn import ResolvedDsn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# ---------------------------------------------------------------------------------------- what the suite needs
+# The HTML report test renders the report in headless Chromium. A test module that needs it says
+# NEEDS_CHROMIUM = True; when such a module is collected, the browser is found (its path goes to the tests in
+# STATSFIRST_CHROMIUM), else installed (Debian's package, when running as root with apt-get), else pytest stops
+# at once with one line saying what to install.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> str | None:
+    configured = os.environ.get("STATSFIRST_CHROMIUM")
+    if configured and Path(configured).is_file():
+        return configured
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def install_chromium(config: pytest.Config) -> str | None:
+    """Debian's chromium via apt-get, when this process may install packages; None when it cannot."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+        return None
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("installing Chromium for the HTML report test (apt-get install chromium) ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    for attempt in (install, ["apt-get", "update", "-q"], install):  # a fresh machine has no package lists yet
+        done = subprocess.run(attempt, env=env, capture_output=True, text=True, check=False, timeout=900)
+        if attempt is install and done.returncode == 0:
+            break
+    return find_chromium()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(getattr(item.module, "NEEDS_CHROMIUM", False) for item in items if isinstance(item, pytest.Function)):
+        return
+    browser = find_chromium() or install_chromium(config)
+    if browser is None:
+        pytest.exit(
+            "the HTML report test needs headless Chromium, which is not installed: install it (Debian/Ubuntu: "
+            "sudo apt-get install chromium; elsewhere a chromium or google-chrome on PATH, or set "
+            "STATSFIRST_CHROMIUM=/path/to/it) and run pytest again",
+            returncode=4,
+        )
+    os.environ["STATSFIRST_CHROMIUM"] = browser
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,13 @@
-"""The ``statsfirst`` command line. Command names and options are a contract other tools rely on.
+"""statsfirst: migrate the GHOSTLY+ legacy EMG database into the Statistics-First schema, and check the result.
 
-Every command takes ``--dsn`` (or ``DATABASE_URL``), else uses the embedded PostgreSQL server.
-Errors print one line (``error: what is wrong — what to do``) and exit non-zero, never a traceback.
+Every command takes --dsn (or DATABASE_URL), else uses the embedded PostgreSQL server. Errors print one line
+(error: what is wrong — what to do) and exit non-zero: 2 for usage, connection and database-state errors.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -15,10 +16,15 @@ import psycopg
 import typer
 from rich.console import Console
 
-from statsfirst.db.dsn import ResolvedDsn, redact, resolve_dsn
-from statsfirst.errors import StatsfirstError
+from statsfirst.db.dsn import ResolvedDsn, connection_advice, redact, resolve_dsn
+from statsfirst.errors import ConnectionProblem, StatsfirstError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False)
+HELP = (
+    "Migrate the GHOSTLY+ legacy EMG database into the Statistics-First schema, and check the result.\n\n"
+    "Every command takes --dsn (or DATABASE_URL), else uses the embedded PostgreSQL server. Errors print one line "
+    "(error: what is wrong — what to do) and exit non-zero: 2 for usage, connection and database-state errors."
+)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=HELP, pretty_exceptions_show_locals=False)
 legacy_app = typer.Typer(no_args_is_help=True, help="The legacy baseline for development, tests and the demo.")
 schema_app = typer.Typer(no_args_is_help=True, help="Apply and inspect the Statistics-First schema migrations.")
 embedded_app = typer.Typer(no_args_is_help=True, help="The embedded PostgreSQL server used when no DSN is given.")
@@ -26,41 +32,70 @@ app.add_typer(legacy_app, name="legacy")
 app.add_typer(schema_app, name="schema")
 app.add_typer(embedded_app, name="embedded")
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or logged output is not cut at 80 columns (rich's default off a terminal): ids are never shortened.
+PIPED_WIDTH = 240
+
+
+def _console(*, stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=PIPED_WIDTH if wide else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 DsnOption = Annotated[
     str | None,
+    # not typer's envvar: resolve_dsn reads DATABASE_URL itself, so messages name where the string came from
     typer.Option(
         "--dsn",
-        envvar="DATABASE_URL",
-        show_envvar=True,
         show_default=False,
-        help="PostgreSQL connection string (default: DATABASE_URL, else the embedded server).",
+        help="PostgreSQL connection string (default: the DATABASE_URL environment variable, else the embedded "
+        "server).",
     ),
 ]
+
+SINCE_HELP = "Only legacy sessions created on or after this day (YYYY-MM-DD; days start at 00:00 UTC)."
+UNTIL_HELP = "Only legacy sessions created before this day (YYYY-MM-DD, exclusive; days start at 00:00 UTC)."
 
 T = TypeVar("T")
 
 
-def run_safely(action: Callable[[], T], dsn: ResolvedDsn | None = None) -> T:
-    """Run a command body; turn known failures into one clear line and a non-zero exit."""
+RERUN_REMEDY = "nothing was committed by the failing step; fix the cause and re-run the same command"
+
+
+def run_safely(
+    action: Callable[[], T],
+    dsn: ResolvedDsn | None = None,
+    *,
+    failure_exit: int = 1,
+    database_remedy: str = RERUN_REMEDY,
+) -> T:
+    """Run a command body; turn known failures into one clear line and a non-zero exit.
+
+    ``failure_exit`` is the exit code of a database error or an unexpected failure (``reconcile`` keeps 1 for its
+    verdict, so it passes 2); errors that carry their own code (usage, connection, schema state: 2) keep it.
+    """
     try:
         return action()
     except StatsfirstError as exc:
-        message = dsn.scrub(str(exc)) if dsn else redact(str(exc))
+        text = str(exc)
+        if isinstance(exc, ConnectionProblem) and dsn is not None:
+            advice = connection_advice(exc.problem, dsn.source)
+            text = f"{exc.problem} — {advice}" if advice else text
+        message = dsn.scrub(text) if dsn else redact(text)
         err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
+        raise typer.Exit(failure_exit if exc.exit_code == 1 else exc.exit_code) from None
     except psycopg.Error as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         message = dsn.scrub(first_line) if dsn else redact(first_line)
         err_console.print(
-            f"[bold red]error:[/] the database refused the operation: {message} — nothing was committed by "
-            "the failing step; fix the cause and re-run the same command",
+            f"[bold red]error:[/] the database refused the operation: {message} — {database_remedy}",
             highlight=False,
             soft_wrap=True,
         )
-        raise typer.Exit(1) from None
+        raise typer.Exit(failure_exit) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:
@@ -74,11 +109,30 @@ def run_safely(action: Callable[[], T], dsn: ResolvedDsn | None = None) -> T:
             highlight=False,
             soft_wrap=True,
         )
-        raise typer.Exit(1) from None
+        raise typer.Exit(failure_exit) from None
 
 
 def _resolve(dsn: str | None) -> ResolvedDsn:
+    """The command's database: --dsn, else DATABASE_URL, else the embedded server (each named as such in errors)."""
     return run_safely(lambda: resolve_dsn(dsn))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"statsfirst {version('statsfirst')}", highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """The statsfirst command line (its help is HELP)."""
 
 
 # ----------------------------------------------------------------------------------------------- legacy
@@ -168,13 +222,20 @@ def schema_apply(
 
 @schema_app.command("status")
 def schema_status(dsn: DsnOption = None) -> None:
-    """Show applied and pending migrations, checksums and the recorded target schema."""
+    """Show applied and pending migrations, checksums, the recorded target schema and its configuration."""
     from statsfirst.db.migrations import migration_status
 
     resolved = _resolve(dsn)
 
     def action() -> None:
         status = migration_status(resolved)
+        if status.target_schema:
+            from statsfirst.db.connection import connection
+            from statsfirst.pipeline.configuration import read_recorded_configuration
+
+            with connection(resolved, autocommit=True) as conn:
+                recorded = read_recorded_configuration(conn, status.target_schema)
+            status.configuration = recorded.as_rows() if recorded else []
         console.print(status.render())
         if status.drifted:
             raise typer.Exit(1)
@@ -186,17 +247,23 @@ def schema_status(dsn: DsnOption = None) -> None:
 @app.command("migrate")
 def migrate_command(
     dsn: DsnOption = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Only legacy rows created on/after (YYYY-MM-DD).")
-    ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Only legacy rows created before (YYYY-MM-DD).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help=SINCE_HELP)] = None,
+    until: Annotated[str | None, typer.Option("--until", help=UNTIL_HELP)] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Legacy sessions per batch/transaction.")] = 5000,
     workers: Annotated[int, typer.Option("--workers", help="Batches processed in parallel.")] = 2,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Extract, normalize, validate; write nothing.")] = False,
     weights: Annotated[
         str | None,
-        typer.Option("--weights", help="compliance=0.40,symmetry=0.25,effort=0.20,game=0.15 (must sum to 1)."),
+        typer.Option(
+            "--weights",
+            help="compliance=0.50,symmetry=0.25,effort=0.25,game=0 (must sum to 1). Recorded by the first migration "
+            "of a target and used by every later run; other weights need --reweigh.",
+        ),
     ] = None,
+    reweigh: Annotated[
+        bool,
+        typer.Option("--reweigh", help="Rewrite every score with --weights and record them as the target's weights."),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     incremental: Annotated[
         bool,
@@ -229,24 +296,31 @@ def migrate_command(
 
     def build_options() -> MigrateOptions:
         return MigrateOptions(
-            since=parse_day(since, "--since"),
-            until=parse_day(until, "--until"),
+            since=parse_day(since, "--since", days_only=True),
+            until=parse_day(until, "--until", days_only=True),
             batch_size=batch_size,
             workers=workers,
             dry_run=dry_run,
-            weights=PerformanceWeights.parse(weights) if weights else PerformanceWeights(),
+            weights=PerformanceWeights.parse(weights) if weights else None,
+            reweigh=reweigh,
             incremental=incremental,
         )
 
     options = run_safely(build_options)
     resolved = _resolve(dsn)
     if dask_address:
-        from statsfirst.pipeline.partitions import check_partitionable, run_partitioned_flow
+        from statsfirst.pipeline.dask_backfill import check_scheduler, run_on_dask
+        from statsfirst.pipeline.partitions import check_partitionable
 
+        address = dask_address
         run_safely(lambda: check_partitionable(options))
+        run_safely(lambda: check_scheduler(address))  # one line and exit 2, within seconds
 
         def partitioned() -> None:
-            totals = run_partitioned_flow(resolved, options, dask_address=dask_address)
+            # exactly the DSN this command resolved (--dsn over DATABASE_URL); never a password in the log lines
+            totals = run_on_dask(
+                resolved, options, address, log=lambda line: err_console.print(line, highlight=False, markup=False)
+            )
             print(json.dumps(totals, indent=2))
 
         run_safely(partitioned, resolved)
@@ -255,25 +329,26 @@ def migrate_command(
     def action() -> None:
         if console.is_terminal and not json_output:
             columns = (
-                TextColumn("migrating"),
+                TextColumn("checking (dry run)" if dry_run else "migrating"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("sessions"),
+                TextColumn("{task.fields[unit]}"),
                 TextColumn("{task.fields[rate]:>8}/s"),
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
             )
             with Progress(*columns, console=console, transient=False) as progress:
-                task = progress.add_task("migrate", total=None, rate="-")
+                task = progress.add_task("migrate", total=None, rate="-", unit="sessions")
 
                 def on_start(done: int) -> None:
-                    progress.update(task, completed=done)
+                    progress.update(task, completed=done, unit=_sessions(done))
 
                 def on_progress(n: int) -> None:
                     progress.advance(task, n)
                     speed = progress.tasks[0].speed
-                    progress.update(task, rate=f"{speed:,.0f}" if speed else "-")
+                    done = int(progress.tasks[0].completed)
+                    progress.update(task, rate=f"{speed:,.0f}" if speed else "-", unit=_sessions(done))
 
                 summary = migrate(
                     resolved,
@@ -288,7 +363,9 @@ def migrate_command(
 
             def log_progress(n: int) -> None:
                 counter["done"] += n
-                err_console.print(f"migrated batch: {counter['done']:,} sessions processed", highlight=False)
+                verb = "checked a batch (dry run, nothing written)" if dry_run else "migrated a batch"
+                done = counter["done"]
+                err_console.print(f"{verb}: {done:,} {_sessions(done)} processed so far", highlight=False)
 
             summary = migrate(
                 resolved,
@@ -304,14 +381,16 @@ def migrate_command(
     run_safely(action, resolved)
 
 
+def _sessions(n: int) -> str:
+    return "session" if n == 1 else "sessions"
+
+
 # ----------------------------------------------------------------------------------------------- reconcile
 @app.command("reconcile")
 def reconcile_command(
     dsn: DsnOption = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Only legacy rows created on/after (YYYY-MM-DD).")
-    ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Only legacy rows created before (YYYY-MM-DD).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help=SINCE_HELP)] = None,
+    until: Annotated[str | None, typer.Option("--until", help=UNTIL_HELP)] = None,
     output_format: Annotated[
         str, typer.Option("--format", help="text (terminal summary), json, html (for clinicians) or csv.")
     ] = "text",
@@ -321,7 +400,8 @@ def reconcile_command(
 ) -> None:
     """Recompute from the legacy tables what the target should hold, and compare with the target and quarantine.
 
-    Exit 0 when everything reconciles, 1 on any mismatch, 2 on a usage or connection error.
+    Exit 0: every legacy session in scope is accounted for and every check matches. Exit 1: not reconciled (a
+    mismatch, or no legacy session in scope). Exit 2: a usage, connection or database error (nothing was checked).
     """
     import sys
 
@@ -336,7 +416,9 @@ def reconcile_command(
         fmt = check_format(output_format)
         if output is not None and not output.parent.is_dir():
             raise UsageError(f"--output {output}: folder {output.parent} does not exist", "create it or pick another")
-        return ReconcileOptions(since=parse_day(since, "--since"), until=parse_day(until, "--until")), fmt
+        return ReconcileOptions(
+            since=parse_day(since, "--since", days_only=True), until=parse_day(until, "--until", days_only=True)
+        ), fmt
 
     options, fmt = run_safely(build_options)
     resolved = _resolve(dsn)
@@ -353,10 +435,18 @@ def reconcile_command(
             except OSError as exc:
                 raise UsageError(f"cannot write --output {output}: {exc.strerror}", "pick a writable path") from None
             verdict = "reconciled" if report.reconciled else "NOT reconciled"
+            if not report.found_legacy_sessions:
+                verdict += " (no legacy session in scope)"
             err_console.print(f"{verdict}: {fmt} report written to {output}", highlight=False, soft_wrap=True)
         return report.reconciled
 
-    reconciled = run_safely(action, resolved)
+    reconciled = run_safely(
+        action,
+        resolved,
+        failure_exit=2,
+        database_remedy="nothing was checked (reconcile writes nothing); check that --dsn/DATABASE_URL is the legacy "
+        "database with the schema applied, then re-run",
+    )
     raise typer.Exit(0 if reconciled else 1)
 
 
@@ -383,9 +473,14 @@ def embedded_dsn_command() -> None:
 def demo(
     dsn: DsnOption = None,
     sessions: Annotated[int, typer.Option("--sessions", min=1, help="Synthetic sessions to seed.")] = 3000,
-    seed: Annotated[int, typer.Option("--seed")] = 42,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed of the synthetic data; the same seed gives the same data.")
+    ] = 42,
 ) -> None:
-    """The whole job on a fresh database: legacy init + seed (some bad rows), schema apply, migrate, summary."""
+    """The whole job on a fresh database: legacy init + seed (some bad rows), schema apply, migrate, reconcile.
+
+    It ends with the commands that work on what it built, and how to stop the embedded server.
+    """
     from statsfirst.demo import run_demo
 
     resolved = _resolve(dsn)

@@ -1,10 +1,14 @@
 """``statsfirst demo``: the whole job on a fresh database, in one command.
 
 On the embedded server it (re)creates a dedicated ``statsfirst_demo`` database each time, so the demo can be
-re-run; with ``--dsn``/``DATABASE_URL`` it uses that database, which must be empty.
+re-run; with ``--dsn``/``DATABASE_URL`` it uses that database, which must be empty. It ends with the exact commands
+that work on what it built (``--dsn`` included: the embedded server has no password) and with how to stop the
+embedded server it leaves running.
 """
 
 from __future__ import annotations
+
+import shlex
 
 from rich.console import Console
 
@@ -58,8 +62,44 @@ def run_demo(dsn: ResolvedDsn, *, sessions: int, seed: int, console: Console) ->
     console.print("5/5 reconciliation (recomputed from the legacy tables, independent of the counts above):")
     console.print(summary_renderable(report))
     console.print(f"Clinicians' report (open in any browser, works offline): {path}", highlight=False, soft_wrap=True)
-    console.print(
-        "Held-back sessions and their reasons: statsfirst.quarantine_review (for clinicians; the full entries with "
-        "the legacy payload: statsfirst.quarantine); lineage: statsfirst.session_lineage.",
-        highlight=False,
-    )
+    for line in next_steps(target):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def dsn_argument(dsn: ResolvedDsn) -> str:
+    """What the next commands need to reach ``dsn``, never with a password."""
+    if dsn.source == "DATABASE_URL":
+        return ""  # DATABASE_URL still points there
+    if dsn.password:
+        return " --dsn '<your DSN>'"  # the user has it; it is never printed
+    return f" --dsn {shlex.quote(dsn.conninfo)}"
+
+
+def next_steps(target: ResolvedDsn) -> list[str]:
+    """The closing lines: commands that work as printed on the database the demo built."""
+    arg = dsn_argument(target)
+    review = "SELECT * FROM statsfirst.quarantine_review ORDER BY uploaded_at"
+    if target.source == "embedded":
+        from statsfirst.db.embedded import psql_path
+
+        psql = f"{shlex.quote(str(psql_path()))} {shlex.quote(target.conninfo)}"
+    elif target.password:
+        psql = "psql '<your DSN>'"
+    else:
+        psql = f"psql {shlex.quote(target.conninfo)}" if target.source == "--dsn" else 'psql "$DATABASE_URL"'
+    lines = [
+        "",
+        f"Next (these work on the database the demo built, {target.redacted()}):",
+        f"  statsfirst schema status{arg}",
+        f"  statsfirst reconcile{arg}",
+        f"  statsfirst reconcile{arg} --format html --output report.html",
+        f"  statsfirst migrate{arg}            # a second run: nothing to do, every session unchanged",
+        f"  {psql} -c {shlex.quote(review)}   # the held-back sessions and why",
+    ]
+    if target.source == "embedded":
+        lines += [
+            "The embedded PostgreSQL server keeps running in the background (its data: "
+            f"{statsfirst_home() / 'pgdata'}); stop it with:",
+            "  statsfirst embedded stop",
+        ]
+    return lines

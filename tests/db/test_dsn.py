@@ -36,6 +36,70 @@ def test_malformed_dsn_is_a_usage_error_without_password() -> None:
     assert "Sup3rSecret" not in str(info.value)
 
 
+# Every shape of a malformed connection string the issue names, each holding the password "TopSecret123" (or, for
+# the spilled ones, pieces of "Top Secret123"). None of the string may be echoed: not the password, not a piece
+# after it, not the host or user beside it.
+MALFORMED = {
+    "no scheme, user:password@host": ("postgres:TopSecret123@127.0.0.1/postgres", "not 'postgres://'"),
+    "unknown scheme pg://": ("pg://alice:TopSecret123@127.0.0.1/postgres", "neither a PostgreSQL URI"),
+    "typo postgresql:/": ("postgresql:/alice:TopSecret123@127.0.0.1/postgres", "not 'postgresql://'"),
+    "mysql://": ("mysql://alice:TopSecret123@127.0.0.1/app", "is a mysql URI"),
+    "SQLAlchemy URL": ("postgresql+psycopg://alice:TopSecret123@127.0.0.1/app", "SQLAlchemy"),
+    "unterminated password='": ("host=127.0.0.1 user=alice password='TopSecret123", "closing ' is missing"),
+    "unescaped @ in the URI password": ("postgresql://alice:Top@Secret123@127.0.0.1:5432/app", "unescaped '@'"),
+    "unescaped / in the URI password": ("postgresql://alice:Top/Secret123@127.0.0.1:5432/app", "unescaped '@' or '/'"),
+    "unquoted password with a space": ("host=127.0.0.1 password=Top Secret123 dbname=app", "it follows the password"),
+    "space in a URI password": ("postgresql://alice:Top Secret123@127.0.0.1/app", "percent-encode spaces"),
+    "bad percent-encoding": ("postgresql://alice:Top%zzSecret123@127.0.0.1/app", "percent-encoding"),
+}
+PIECES = ("TopSecret123", "Top", "Secret123", "alice", "127.0.0.1", "zz")
+
+
+@pytest.mark.parametrize("shape", sorted(MALFORMED))
+@pytest.mark.parametrize("from_env", [False, True], ids=["--dsn", "DATABASE_URL"])
+def test_no_part_of_a_malformed_dsn_is_echoed(shape: str, from_env: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    text, says = MALFORMED[shape]
+    monkeypatch.setenv("DATABASE_URL", text)
+    with pytest.raises(UsageError) as info:
+        resolve_dsn(None) if from_env else resolve_dsn(text)
+    message = str(info.value)
+    assert message.startswith(f"the connection string from {'DATABASE_URL' if from_env else '--dsn'} "), message
+    assert says in message, message
+    assert [piece for piece in PIECES if piece in message] == [], message
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("bogus=1", '"bogus"'),
+        ("host=127.0.0.1 bogus=1 password=TopSecret123", '"bogus"'),
+        ("postgresql://alice:TopSecret123@127.0.0.1/app?bogus=1", '"bogus"'),
+        ("host=127.0.0.1 port", '"port"'),
+    ],
+)
+def test_harmless_option_names_are_named(text: str, named: str) -> None:
+    """An unknown option outside the password is named (a typo is found at once); nothing else of the string is."""
+    with pytest.raises(UsageError) as info:
+        resolve_dsn(text)
+    message = str(info.value)
+    assert named in message and "***" not in message, message
+    assert "TopSecret123" not in message and "127.0.0.1" not in message
+
+
+def test_an_option_after_an_unquoted_password_is_not_named() -> None:
+    """``password=Top Secret123=x`` makes libpq read a key ``Secret123``: a piece of the password, so never named."""
+    with pytest.raises(UsageError) as info:
+        resolve_dsn("host=h password=Top Secret123=x")
+    assert "Secret123" not in str(info.value) and "not shown" in str(info.value)
+
+
+def test_a_well_formed_dsn_passes_unchanged() -> None:
+    for text in ("postgresql://alice:Top%40Secret@127.0.0.1:5432/app", "host=h password='Top Secret' dbname=app",
+                 "postgresql://h/app?user=alice@example.org"):
+        assert resolve_dsn(text).conninfo == text
+
+
 def test_unreachable_server_gives_one_clear_line_without_password() -> None:
     dsn = ResolvedDsn("postgresql://alice:Sup3rSecret@127.0.0.1:1/app", "--dsn")
     with pytest.raises(ConnectionProblem) as info:

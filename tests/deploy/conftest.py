@@ -15,7 +15,12 @@ import pytest
 # migration_support (seeded legacy databases) lives with the migration tests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "migrate"))
 
-from prefect_support import PREFECT, free_port, prefect_env
+from prefect_support import PREFECT, REPO_ROOT, free_port, prefect_env
+
+from statsfirst.flow_support import flows_package
+
+# the flows are the package ``flows`` (tests import ``flows.backfill``, never a top-level sibling module)
+flows_package(REPO_ROOT / "flows")
 
 
 @pytest.fixture(scope="package")
@@ -63,7 +68,16 @@ def prefect_api(prefect_server: dict[str, str]) -> Iterator[str]:
     os.environ["PREFECT_HOME"] = prefect_server["PREFECT_HOME"]
     try:
         with temporary_settings(updates={PREFECT_API_URL: prefect_server["PREFECT_API_URL"]}):
-            yield prefect_server["PREFECT_API_URL"]
+            try:
+                yield prefect_server["PREFECT_API_URL"]
+            finally:
+                # send what the flow runs logged while the server is up: queued logs and events would otherwise
+                # retry against a stopped server when the test process exits (a minute of connection attempts)
+                from prefect.events.worker import EventsWorker
+                from prefect.logging.handlers import APILogWorker
+
+                APILogWorker.drain_all(timeout=30)
+                EventsWorker.drain_all(timeout=30)
     finally:
         for key, value in saved.items():
             if value is None:

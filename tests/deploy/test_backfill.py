@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import psycopg
 import pytest
@@ -54,10 +56,11 @@ def reference_digests(make_database: Callable[[], ResolvedDsn]) -> dict[str, tup
 
 
 def backfill_in_flow(dsn: ResolvedDsn, monkeypatch: pytest.MonkeyPatch, **parameters: object) -> dict[str, object]:
-    from prefect import flow
+    from flows.backfill import backfill
 
     monkeypatch.setenv("DATABASE_URL", dsn.conninfo)  # tasks resolve the DSN where they run, never a parameter
-    result: dict[str, object] = flow(name="backfill")(partitions.backfill)(batch_size=BATCH, **parameters)
+    result = backfill(batch_size=BATCH, **parameters)
+    assert isinstance(result, dict)
     return result
 
 
@@ -66,9 +69,18 @@ def test_three_workers_equal_one(
     prefect_api: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dsn = seeded_database(make_database, sessions=SESSIONS)
+    from prefect.artifacts import Artifact
+
     totals = backfill_in_flow(dsn, monkeypatch, workers=3)
     assert table_digests(dsn) == reference_digests
     assert totals["sessions"]["in_range"] == SESSIONS  # type: ignore[index]
+    # the backfill reconciled its own range, and its rate is sessions over wall time (it was always 0.0)
+    assert totals["reconciled"] is True
+    assert totals["sessions_per_second"] == pytest.approx(SESSIONS / float(str(totals["wall_seconds"])), rel=0.01)
+    summary = Artifact.get("statsfirst-backfill-summary")
+    assert summary is not None and summary.type == "table"
+    measures = {row["measure"]: row["value"] for row in json.loads(str(summary.data))}
+    assert measures["legacy sessions in range"] == SESSIONS and measures["sessions per second"] > 0
     backfills = rows(dsn, "SELECT run_id::text, status, parameters ->> 'partitions' FROM statsfirst.migration_runs"
                           " WHERE parameters ->> 'mode' = 'backfill'")
     assert len(backfills) == 1 and backfills[0][1] == "completed" and int(backfills[0][2]) >= 3
@@ -97,8 +109,11 @@ def test_killed_backfill_resumes_partition_by_partition_under_locks(make_databas
         holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
     for partition in pending:
         partitions.migrate_partition(dsn, options, run_id, partition, print)
-    totals = partitions.finish_backfill(dsn, run_id, __import__("datetime").datetime.now().astimezone())
+    started = datetime.now().astimezone() - timedelta(seconds=2)
+    totals = partitions.finish_backfill(dsn, run_id, started, processed=80)
     assert totals["sessions"]["in_range"] == 120  # type: ignore[index]
+    # this invocation worked 80 sessions (two partitions) in about 2 s
+    assert 30 < float(str(totals["sessions_per_second"])) <= 40
     child_runs = scalar(dsn, "SELECT count(*) FROM statsfirst.migration_runs WHERE parameters ? 'first_id'")
     assert child_runs == 3  # the finished partition was not redone
 

@@ -36,9 +36,10 @@ def test_incremental_touches_exactly_the_changed_and_new_sessions(make_database:
     full = run(dsn, batch_size=100)
     migrated = full.migrated
 
-    # the first incremental run has no watermark: it reads everything, and the lineage hash says nothing changed
+    # the full run covered the whole legacy history: the first incremental run after it has nothing to read
+    assert migrated > 0
     first = run(dsn, incremental=True, batch_size=100)
-    assert first.migrated == 0 and first.unchanged == migrated
+    assert first.migrated == 0 and first.sessions_in_range == 0
     assert lineage_of_run(dsn, first.run_id) == set()
     assert scalar(dsn, "SELECT count(*) FROM statsfirst.watermarks WHERE target_schema = %s", (TARGET,)) == 1
 
@@ -71,8 +72,8 @@ def test_incremental_touches_exactly_the_changed_and_new_sessions(make_database:
     expected = set(changed) | set(added)
     assert touched_sessions(before, row_versions(dsn)) == expected
     assert lineage_of_run(dsn, second.run_id) == expected
-    # read: the 15 and the rows at the watermark itself (re-read by design, dropped by their unchanged hash)
-    assert second.migrated == 15 and second.sessions_in_range == 15 + second.unchanged
+    # exactly the 15 sessions with a row version newer than the mark are read (xmin, not timestamps)
+    assert second.migrated == 15 and second.sessions_in_range == 15 and second.unchanged == 0
 
     # nothing changed since: nothing written; a vanished legacy session is reported, not deleted
     gone = changed[0]
@@ -83,5 +84,5 @@ def test_incremental_touches_exactly_the_changed_and_new_sessions(make_database:
     third = run(dsn, incremental=True, batch_size=100)
     assert third.migrated == 0 and third.sessions_in_range == third.unchanged
     assert touched_sessions(before, row_versions(dsn)) == set()
-    assert third.disappeared["sessions"] == 1 and third.disappeared["session_ids"] == [gone]
+    assert third.deleted_in_legacy["sessions"] == 1 and third.deleted_in_legacy["session_ids"] == [gone]
     assert scalar(dsn, f"SELECT count(*) FROM {TARGET}.therapy_sessions WHERE id = %s", (gone,)) == 1

@@ -103,7 +103,7 @@ def test_zero_contractions_through_flow(hand_built: HandBuilt) -> None:
 def test_no_bfr_record(hand_built: HandBuilt) -> None:
     params = {k: v for k, v in WORKED_PARAMS.items() if k != "bfr_parameters"}
     sid = hand_built.add_session(params=params)
-    assert run(hand_built.dsn).migrated == 1
+    assert run(hand_built.dsn, weights=PerformanceWeights()).migrated == 1  # the worked check's (plan) weights
     s = hand_built.scores(sid)
     assert s["bfr_compliance_gate"] is None
     assert "bfr_gate" in s["missing_components"]

@@ -14,9 +14,10 @@ def _s_comp(total: float, mvc: float, duration: float, target: float = 12) -> fl
     return (min(total / target, 1.0) + mvc / total + duration / total) / 3
 
 
-def test_worked_example_default_weights(hand_built: HandBuilt) -> None:
+def test_worked_example_plan_weights(hand_built: HandBuilt) -> None:
+    """The worked check uses the plan's weights 0.40/0.25/0.20/0.15 (recorded by this first run)."""
     sid = hand_built.add_session(params=WORKED_PARAMS)
-    summary = run(hand_built.dsn, batch_size=500)
+    summary = run(hand_built.dsn, batch_size=500, weights=PerformanceWeights())
     assert summary.migrated == 1, summary.as_json()
     s = hand_built.scores(sid)
     assert s["compliance_score"] == pytest.approx(87.121, abs=TOL)

@@ -1,16 +1,21 @@
 """The four renderings: JSON in its documented shape, a CSV that parses, a terminal summary, and an HTML report that
-headless Chromium renders without console errors, showing the headline numbers. Codes only, never names."""
+headless Chromium renders without console errors, showing the headline numbers, the period and the time of the
+check in local time, the actions before the per-patient table, the held-back sessions per patient and the BFR figure
+over every migrated session. Codes only, never names."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from reconcile_support import SESSIONS, TARGET, Migrated, cli, execute
@@ -21,14 +26,16 @@ from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.run import reconcile
 from statsfirst.transform.normalize import TARGET_TABLES
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+NEEDS_CHROMIUM = True  # tests/conftest.py finds or installs it before the session starts (STATSFIRST_CHROMIUM)
 CONSOLE = re.compile(r":CONSOLE[:(]")
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def chromium(page: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Headless Chromium without network (every host unresolvable); console messages are logged to stderr."""
+    browser = os.environ.get("STATSFIRST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     return subprocess.run(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+        [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
          "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0", *args, page.as_uri()],
         capture_output=True, text=True, timeout=120, check=False,
     )
@@ -63,9 +70,17 @@ def test_csv_parses_one_row_per_patient_and_per_table(migrated: Migrated) -> Non
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     tables = [r for r in rows if r["row_type"] == "table"]
     patients = [r for r in rows if r["row_type"] == "patient"]
+    sessions = [r for r in rows if r["row_type"] == "session"]
     assert [r["name"] for r in tables] == list(TARGET_TABLES)
     assert all(int(r["expected_rows"]) == int(r["actual_rows"]) and int(r["delta"]) == 0 for r in tables)
-    assert len(patients) == len(migrated.report.patients) and len(rows) == len(patients) + len(tables)
+    assert len(patients) == len(migrated.report.patients)
+    assert len(rows) == len(patients) + len(tables) + len(sessions)
+    # one row per session held back for review, with its id, upload time and reason
+    held = {r[0]: r[1] for r in execute(migrated.dsn, "SELECT q.legacy_session_id::text, q.reasons[1] FROM"
+                                                      " statsfirst.quarantine q WHERE q.resolved_at IS NULL")}
+    assert len(held) == migrated.report.sessions.quarantined > 0
+    assert {r["name"]: r["reason"] for r in sessions if r["state"] == "quarantined"} == held
+    assert all(r["uploaded_at"] for r in sessions)
     assert sum(int(r["legacy_sessions"]) for r in patients) == SESSIONS
     assert sum(int(r["migrated"]) for r in patients) == migrated.report.sessions.migrated
 
@@ -112,6 +127,37 @@ def test_html_renders_in_headless_chromium(migrated: Migrated, tmp_path: Path) -
     assert dom.count("<svg") == 1 and "<rect" in dom
     table = re.search(r'<table id="patients">(.*?)</table>', dom, re.S)
     assert table is not None and table.group(1).count("<tr") == len(migrated.report.patients) + 1
+    # what to do (and who) comes before the per-patient table, and so do the held-back sessions
+    assert dom.index('id="actions"') < dom.index('id="held-back"') < dom.index('<table id="patients">')
+    actions = re.search(r'id="actions".*?<table>(.*?)</table>', dom, re.S)
+    assert actions is not None and "<th>Who</th>" in actions.group(1)
+    for reason in migrated.report.quarantine_reasons:
+        assert f"<code>{reason}</code>" in actions.group(1)
+
+    # the period the sessions cover and the time of the check, in Amsterdam time with the zone named
+    first, last = execute(migrated.dsn, "SELECT min(created_at), max(created_at) FROM public.c3d_metadata")[0]
+    first, last = first.astimezone(AMSTERDAM), last.astimezone(AMSTERDAM)
+    assert (f"uploaded between {first.day} {first:%B %Y} and {last.day} {last:%B %Y} ({last:%Z}, Europe/Amsterdam)"
+            in dom)
+    checked = datetime.fromisoformat(migrated.report.generated_at).astimezone(AMSTERDAM)
+    assert f"Checked {checked.day} {checked:%B %Y, %H:%M} ({checked:%Z}, Europe/Amsterdam)" in dom
+
+    # every held-back session, per patient, with its legacy id and upload day (and only those)
+    held = execute(migrated.dsn, "SELECT q.legacy_session_id::text, (c.created_at AT TIME ZONE 'Europe/Amsterdam')"
+                                 "::date::text FROM statsfirst.quarantine q JOIN public.c3d_metadata c"
+                                 " ON c.id = q.legacy_session_id WHERE q.resolved_at IS NULL")
+    listed = re.search(r'<table id="held-back-sessions">(.*?)</table>', dom, re.S)
+    assert listed is not None
+    shown = set(re.findall(r'<td><code>([0-9a-f-]{36})</code></td><td class="day">([0-9-]{10})</td>',
+                           listed.group(1)))
+    assert shown == set(held) and len(held) == s.quarantined > 0
+
+    # why the overall score is not computable, and the BFR figure over every migrated session
+    c = migrated.report.completeness
+    assert c.overall_score_computable < c.migrated and 'id="score-why"' in dom
+    no_bfr = execute(migrated.dsn, f"SELECT count(*) FROM {TARGET}.therapy_sessions t WHERE NOT EXISTS"
+                                   f" (SELECT 1 FROM {TARGET}.bfr_monitoring b WHERE b.session_id = t.id)")[0][0]
+    assert f'<li id="bfr"><b>{no_bfr:,}</b> of the {s.migrated:,} migrated sessions have no BFR' in dom
 
     shot = tmp_path / "reconciliation.png"
     shoot = chromium(page, f"--screenshot={shot}", "--window-size=1280,2200")
@@ -125,11 +171,13 @@ def test_no_name_reaches_any_output(migrated: Migrated, copy_of: Callable[[Resol
     when the session they are planted in does not reconcile."""
     dsn = copy_of(migrated.dsn)
     planted = "Zoë-Vandenbroucke"
-    victim = execute(dsn, f"SELECT id::text FROM {TARGET}.therapy_sessions ORDER BY id LIMIT 1")[0][0]
+    victim, player = (r[0] for r in execute(dsn, f"SELECT id::text FROM {TARGET}.therapy_sessions ORDER BY id"
+                                                 " LIMIT 2"))
     execute(dsn, f"UPDATE {TARGET}.therapy_sessions SET file_path = %s, error_message = %s, session_code = %s"
                  " WHERE id = %s", (f"P001/{planted}.c3d", planted, planted, victim))
+    # a name edited into a legacy row after the run: that session is listed as arrived since the last run (by id)
     execute(dsn, "UPDATE public.c3d_metadata SET game_metadata = jsonb_build_object('player_name', %s::text)"
-                 " WHERE id = %s", (planted, victim))
+                 " WHERE id = %s", (planted, player))
     names = {planted}
     for query in ("SELECT first_name, last_name FROM public.patients",
                   "SELECT first_name, last_name FROM public.therapists",
@@ -140,6 +188,7 @@ def test_no_name_reaches_any_output(migrated: Migrated, copy_of: Callable[[Resol
     assert not report.reconciled
     assert {(m.legacy_id, m.column) for m in report.mismatches if m.kind == "value"} >= {
         (victim, "file_path"), (victim, "error_message"), (victim, "session_code")}
+    assert [s.legacy_id for s in report.listed["arrived_since_last_run"]] == [player]
     for name in ("json", "csv", "html", "text"):
         output = render(report, name)
         leaked = sorted(n for n in names if re.search(rf"\b{re.escape(n)}\b", output))

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,20 @@ from security_support import Output, SecuredRun
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 SECRET_BLOCK = "sf-security-dsn"
+
+
+def malformed_shapes(run: SecuredRun) -> dict[str, str]:
+    """Connection strings that are neither a URI nor key=value pairs libpq reads as meant, each holding the password:
+    no part of any may be echoed (CLI output, flow-run states, logs, artifacts)."""
+    password, role = run.password, run.role
+    return {
+        "no scheme": f"postgres:{password}@127.0.0.1/postgres",
+        "pg://": f"pg://{role}:{password}@127.0.0.1/postgres",
+        "postgresql:/": f"postgresql:/{role}:{password}@127.0.0.1/postgres",
+        "mysql://": f"mysql://{role}:{password}@127.0.0.1/postgres",
+        "unterminated password='": "host=127.0.0.1 password='" + password.replace("'", "\\'"),
+        "unescaped @ in the password": f"postgresql://{role}:{urllib.parse.quote(password, safe='@')}@127.0.0.1/x",
+    }
 
 
 def prefect_flow_runs(run: SecuredRun, malformed_dsn: str) -> tuple[Output, dict[str, str]]:
@@ -66,11 +81,17 @@ def run_flows(run: SecuredRun, malformed_dsn: str, patch: pytest.MonkeyPatch, st
             patch.setenv("DATABASE_URL", malformed_dsn)
             states["migrate_legacy malformed dsn"] = migrate_legacy.migrate_legacy(batch_size=50,
                                                                                    return_state=True).name
+            for shape, dsn in malformed_shapes(run).items():
+                patch.setenv("DATABASE_URL", dsn)
+                states[f"migrate_legacy malformed dsn: {shape}"] = migrate_legacy.migrate_legacy(
+                    batch_size=50, return_state=True).name
             APILogWorker.drain_all(timeout=30)
             with get_client(sync_client=True) as client:
                 while page := client.read_logs(limit=200, offset=len(stored)):
                     stored += [log.message for log in page]
-                assert any("Encountered exception" in message for message in stored), stored  # the API kept them
+                # the API kept them: a failure's log record (a traceback, or the flow's one-line error)
+                assert any("Encountered exception" in message or "the connection string from DATABASE_URL" in message
+                           for message in stored), stored
                 for flow_run in client.read_flow_runs():
                     stored.append(json.dumps({"name": flow_run.name, "parameters": flow_run.parameters,
                                               "state": flow_run.state.message if flow_run.state else None},

@@ -31,7 +31,7 @@ TARGET = "stats"
 CLI = Path(sys.executable).parent / "statsfirst"
 LEGACY_TABLES = ("c3d_metadata", "analysis_results", "session_settings", "patients", "therapists",
                  "researcher_profiles")
-LEGACY_FUNCTIONS = ("update_c3d_metadata_updated_at",)
+LEGACY_FUNCTIONS = ("update_updated_at_column", "update_cache_hit")
 LEGACY_VIEWS = ("analysis_summary",)
 TARGET_TABLES = ("therapy_sessions", "emg_statistics", "performance_scores", "bfr_monitoring", "session_settings",
                  "export_history", "signal_processing_cache", "processing_parameters")

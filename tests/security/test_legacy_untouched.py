@@ -37,6 +37,6 @@ def test_the_snapshot_sees_what_a_change_would_be(secured_run: SecuredRun) -> No
     assert aspects == {"rows", "columns", "constraints", "indexes", "triggers", "referenced_by", "relation",
                        "policies", "rules", "writes"}
     # the legacy trigger and indexes are in it, and the seed's writes were counted
-    assert any("trigger_c3d_metadata_updated_at" in str(t) for t in secured_run.legacy_before["c3d_metadata.triggers"])
+    assert any("update_c3d_metadata_updated_at" in str(t) for t in secured_run.legacy_before["c3d_metadata.triggers"])
     assert len(secured_run.legacy_before["c3d_metadata.indexes"]) >= 10
     assert secured_run.legacy_before["c3d_metadata.writes"][0][0] >= 200

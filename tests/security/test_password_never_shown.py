@@ -3,8 +3,12 @@ job stores in the database, whichever way the DSN was given (URI, key=value, DAT
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+from prefect_runs import malformed_shapes
 from psycopg import sql
-from security_support import SecuredRun, rows
+from security_support import CLI, SecuredRun, cli_env, rows
 
 EXPECTED_EXIT = {
     "migrate timeout": 1,
@@ -35,12 +39,33 @@ def test_every_command_ran_as_expected(secured_run: SecuredRun) -> None:
 
 def test_the_prefect_flows_ran_for_real(secured_run: SecuredRun) -> None:
     """The log scan covers real flow runs: two that did their work and one that failed on the malformed DSN."""
+    shapes = {f"migrate_legacy malformed dsn: {shape}": "Failed" for shape in malformed_shapes(secured_run)}
     assert secured_run.flow_states == {"migrate_legacy": "Completed", "reconcile from a secret block": "Completed",
-                                       "migrate_legacy malformed dsn": "Failed"}
+                                       "migrate_legacy malformed dsn": "Failed", **shapes}
     prefect = next(o for o in secured_run.outputs if o.label.startswith("prefect"))
     assert "All 200 sessions are accounted for" in prefect.stdout  # the artifacts were read back
-    assert "is malformed" in prefect.stdout and "***" in prefect.stdout  # the failure's message
+    # each failure's message says what is wrong with the string, quoting none of it
+    assert prefect.stdout.count("the connection string from DATABASE_URL ") >= len(shapes) + 1
+    for says in ("not 'postgres://'", "neither a PostgreSQL URI", "not 'postgresql://'", "is a mysql URI",
+                 "closing ' is missing", "unescaped '@' or '/'"):
+        assert says in prefect.stdout, says
     assert "prefect.flow_runs" in prefect.stdout  # console-side log records were captured
+
+
+@pytest.mark.parametrize("via", ["--dsn", "DATABASE_URL"])
+def test_no_malformed_shape_is_echoed_by_the_cli(secured_run: SecuredRun, via: str) -> None:
+    """Every malformed shape holding the password, given either way: exit 2, one line naming where it came from,
+    and no part of the string (the password's pieces, the role, the host)."""
+    for shape, dsn in malformed_shapes(secured_run).items():
+        args, env = (("migrate", "--dsn", dsn), {}) if via == "--dsn" else (("reconcile",), {"DATABASE_URL": dsn})
+        output = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=120,
+                                env={**cli_env(), **env}, check=False)
+        lines = [line for line in output.stderr.splitlines() if line.strip()]
+        assert output.returncode == 2 and len(lines) == 1, (shape, output.stderr)
+        assert lines[0].startswith(f"error: the connection string from {via} "), (shape, lines)
+        shown = output.stdout + output.stderr
+        leaked = [piece for piece in (*secured_run.secrets, secured_run.role, "127.0.0.1") if piece in shown]
+        assert leaked == [], (shape, leaked, lines)
 
 
 def test_no_output_or_file_shows_the_password(secured_run: SecuredRun) -> None:

@@ -55,11 +55,13 @@ def session_column(relation: str) -> str:
 
 
 def identities(run: SecuredRun) -> dict[str, tuple[str, uuid.UUID | None]]:
-    """(database role, auth user id) per client: the two therapists with the most migrated sessions, a researcher."""
+    """(database role, auth user id) per client: the two therapists with the most migrated sessions (therapist A
+    one with BFR records, so every table has a row A may read), a researcher."""
     therapists = rows(run.admin, sql.SQL(
         "SELECT t.user_id FROM public.therapists t JOIN public.patients p ON p.therapist_id = t.id"
-        " JOIN {} s ON s.patient_id = p.patient_code GROUP BY t.user_id ORDER BY count(*) DESC, t.user_id LIMIT 2"
-    ).format(sql.Identifier(TARGET, "therapy_sessions")))
+        " JOIN {} s ON s.patient_id = p.patient_code LEFT JOIN {} b ON b.session_id = s.id GROUP BY t.user_id"
+        " ORDER BY count(b.session_id) > 0 DESC, count(DISTINCT s.id) DESC, t.user_id LIMIT 2"
+    ).format(sql.Identifier(TARGET, "therapy_sessions"), sql.Identifier(TARGET, "bfr_monitoring")))
     researcher = rows(run.admin, "SELECT id FROM public.researcher_profiles ORDER BY id LIMIT 1")[0][0]
     return {"anon": ("anon", None), "therapist A": ("authenticated", therapists[0][0]),
             "therapist B": ("authenticated", therapists[1][0]), "researcher": ("authenticated", researcher),

@@ -16,13 +16,19 @@ APPLICATION_NAME = "statsfirst"
 def connect(
     dsn: ResolvedDsn, *, autocommit: bool = False, application_name: str = APPLICATION_NAME, connect_timeout: int = 10
 ) -> psycopg.Connection:
-    """Connect, turning every connection failure into one line that names the DSN (password removed)."""
+    """Connect, turning every connection failure into one line that names the DSN (password removed).
+
+    Server-side prepared statements are off (``prepare_threshold=None``): psycopg would otherwise prepare a query
+    run five times on one connection, and through a transaction-mode pooler (Supabase port 6543) the next
+    transaction may land on a backend that does not have it.
+    """
     try:
         return psycopg.connect(
             dsn.conninfo,
             autocommit=autocommit,
             application_name=application_name,
             connect_timeout=connect_timeout,
+            prepare_threshold=None,
         )
     except psycopg.Error as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

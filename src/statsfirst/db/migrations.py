@@ -4,6 +4,10 @@ Like Flyway/Sqitch: each migration runs in its own transaction together with its
 leaves no objects and no record; an applied versioned file whose bytes changed is refused (drift) before anything
 runs; repeatable files (first line ``-- statsfirst:repeatable``) are re-applied when their checksum changes; a
 session advisory lock serialises concurrent applies. The legacy tables are never touched.
+
+Before anything changes, ``apply`` refuses a transaction-mode pooler (db/pooler.py) and a role that lacks a
+privilege the pending files need, naming the GRANT; ``check_pipeline_privileges``/``preflight`` do the same for
+``migrate`` and ``reconcile`` (a managed-database role such as Supabase's ``postgres`` is no superuser).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from rich.console import Group
 from rich.table import Table
 
 from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connection
 from statsfirst.db.dsn import ResolvedDsn
+from statsfirst.db.pooler import refuse_transaction_pooler
 from statsfirst.errors import SchemaStateError, UsageError
 from statsfirst.paths import sql_dir
 
@@ -33,6 +39,20 @@ REPEATABLE_MARKER = "-- statsfirst:repeatable"
 # pg_advisory_lock key: "statsfirst schema" folded to a bigint; constant so every client agrees.
 SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha256(b"statsfirst schema apply").digest()[:8], "big", signed=True)
 LEGACY_REFERENCED_TABLES = ("patients", "therapists", "researcher_profiles")
+# what migrate and reconcile read from the legacy schema (session_settings only where it is the legacy table)
+LEGACY_READ_TABLES = ("c3d_metadata", "analysis_results", "patients", "therapists", "researcher_profiles")
+# the eight Statistics-First tables of 006 (as statsfirst.transform.normalize.TARGET_TABLES, without importing it)
+TARGET_TABLES = (
+    "therapy_sessions",
+    "emg_statistics",
+    "performance_scores",
+    "bfr_monitoring",
+    "session_settings",
+    "export_history",
+    "signal_processing_cache",
+    "processing_parameters",
+)
+CLIENT_ROLES = ("anon", "authenticated", "service_role")
 _FILE_PATTERN = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _RESERVED_SCHEMAS = {BOOKKEEPING_SCHEMA, "auth", "information_schema", "legacy_seed"}
@@ -95,18 +115,25 @@ class ApplyReport:
 class StatusReport:
     target_schema: str | None
     rows: list[tuple[str, str, str, str]]  # file, kind, state, detail
+    # the target's recorded configuration (statsfirst.configuration) as (what, value); empty before the first run
+    configuration: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
         return any(state == "DRIFT" for _, _, state, _ in self.rows)
 
-    def render(self) -> Table:
+    def render(self) -> Group:
         table = Table(title=f"statsfirst schema (target schema: {self.target_schema or 'not recorded yet'})")
         for column in ("migration", "kind", "state", "detail"):
             table.add_column(column)
         for row in self.rows:
             table.add_row(*row)
-        return table
+        configuration = Table(title="recorded configuration (used by every run and by the reconciliation)")
+        configuration.add_column("what", overflow="fold")
+        configuration.add_column("value", overflow="fold")
+        for what, value in self.configuration or [("(none yet)", "recorded by the first statsfirst migrate")]:
+            configuration.add_row(what, value)
+        return Group(table, configuration)
 
 
 # --------------------------------------------------------------------------------------------- discovery
@@ -179,6 +206,10 @@ def recorded_target_schema(conn: psycopg.Connection) -> str | None:
 def target_schema_for(dsn: ResolvedDsn) -> str:
     """The target schema recorded by ``schema apply``; later commands use it. Fails clearly when none applied."""
     with connection(dsn) as conn:
+        if _schema_exists(conn, BOOKKEEPING_SCHEMA):  # a role that cannot read the ledger is told which grant
+            _require_schema(conn, None, BOOKKEEPING_SCHEMA, "USAGE")
+            tables = _tables_in(conn, BOOKKEEPING_SCHEMA, ("schema_migrations", "settings"))
+            _require_tables(conn, None, BOOKKEEPING_SCHEMA, tables, ("SELECT",))
         schema = recorded_target_schema(conn)
         ledger = read_ledger(conn)
     if schema is None or "006" not in ledger:
@@ -280,6 +311,8 @@ def apply_migrations(
         validate_schema_name(target_schema)
     root = sql_root or sql_dir()
     migrations = discover_migrations(root)
+    # the schema lock is a session advisory lock: refuse a transaction-mode pooler before taking it
+    refuse_transaction_pooler(dsn, "statsfirst schema apply")
     with connection(dsn, autocommit=True) as conn:
         if not dry_run:
             _acquire_lock(conn, lock_timeout_s)
@@ -288,6 +321,7 @@ def apply_migrations(
             schema = _choose_target_schema(conn, target_schema, ledger)
             plan = plan_migrations(conn, migrations, ledger)
             check_preconditions(conn, plan, schema)
+            check_apply_privileges(conn, plan, schema)
             report = ApplyReport(target_schema=schema, dry_run=dry_run, plan=plan)
             for item in plan:
                 if item.action != "skip":
@@ -382,6 +416,165 @@ def _apply_one(conn: psycopg.Connection, migration: Migration, target_schema: st
             "fix the file or the database state and re-run `statsfirst schema apply`",
         ) from None
     return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------------------------- privileges
+# Every command checks, before it writes anything, that its role holds what it needs, and names the missing
+# privilege with the statement that grants it (README "A managed-database role"). A superuser passes every check.
+def _ident(conn: psycopg.Connection, *parts: str) -> str:
+    """``parts`` quoted as SQL identifiers where needed (``quote_ident``) and joined with dots, for messages and the
+    GRANT they suggest."""
+    return ".".join(str(_scalar(conn, "SELECT pg_catalog.quote_ident(%s)", (part,))) for part in parts)
+
+
+def _scalar(conn: psycopg.Connection, query: str, params: tuple[object, ...] = ()) -> object:
+    row = conn.execute(query, params).fetchone()
+    return None if row is None else row[0]
+
+
+def _lacking(conn: psycopg.Connection, command: str | None, what: str, grant: str) -> SchemaStateError:
+    """``role R lacks <what>, which `statsfirst <command>` needs; nothing was changed — as …: <grant>``."""
+    role = _ident(conn, str(_scalar(conn, "SELECT current_user")))
+    needs = f"`statsfirst {command}` needs" if command else "statsfirst needs"
+    return SchemaStateError(
+        f"role {role} lacks {what}, which {needs}; nothing was changed",
+        f"as a superuser or the owner: {grant.replace('{role}', role)}",
+    )
+
+
+def _require_database(conn: psycopg.Connection, command: str | None, privilege: str) -> None:
+    if not _scalar(conn, "SELECT has_database_privilege(current_database(), %s)", (privilege,)):
+        database = _ident(conn, str(_scalar(conn, "SELECT current_database()")))
+        grant = f"GRANT {privilege} ON DATABASE {database} TO {{role}}"
+        raise _lacking(conn, command, f"{privilege} on database {database}", grant)
+
+
+def _require_schema(conn: psycopg.Connection, command: str | None, schema: str, *privileges: str) -> None:
+    if not _schema_exists(conn, schema):
+        return
+    for privilege in privileges:
+        if not _scalar(conn, "SELECT has_schema_privilege(%s, %s)", (schema, privilege)):
+            name = _ident(conn, schema)
+            grant = f"GRANT {privilege} ON SCHEMA {name} TO {{role}}"
+            raise _lacking(conn, command, f"{privilege} on schema {name}", grant)
+
+
+def _tables_in(conn: psycopg.Connection, schema: str, names: tuple[str, ...] | None) -> list[str]:
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND (%s::text[] IS NULL OR c.relname = ANY(%s::text[]))"
+        " ORDER BY c.relname",
+        (schema, None if names is None else list(names), None if names is None else list(names)),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _require_tables(
+    conn: psycopg.Connection, command: str | None, schema: str, tables: list[str], privileges: tuple[str, ...]
+) -> None:
+    """Each privilege on each table, and that row-level security does not hide rows from the role."""
+    for table in tables:
+        name = _ident(conn, schema, table)
+        for privilege in privileges:
+            if not _scalar(conn, "SELECT has_table_privilege(%s, %s)", (name, privilege)):
+                grant = f"GRANT {privilege} ON {name} TO {{role}}"
+                raise _lacking(conn, command, f"{privilege} on table {name}", grant)
+        row = conn.execute(
+            "SELECT c.relrowsecurity AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))"
+            " AND NOT (SELECT r.rolbypassrls OR r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)"
+            " FROM pg_catalog.pg_class c WHERE c.oid = %s::regclass",
+            (name,),
+        ).fetchone()
+        if row and row[0]:
+            raise _lacking(
+                conn,
+                command,
+                f"BYPASSRLS (table {name} has row-level security and the role is not its owner, so rows would be "
+                "hidden from it)",
+                "ALTER ROLE {role} BYPASSRLS",
+            )
+
+
+def check_apply_privileges(conn: psycopg.Connection, plan: list[PlanItem], target_schema: str) -> None:
+    """What ``schema apply`` needs for the pending files of ``plan``; raises naming the first missing privilege."""
+    pending = {item.migration.version for item in plan if item.action != "skip"}
+    if not pending:
+        return
+    command = "schema apply"
+    if _scalar(conn, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user"):
+        return
+    # every file runs CREATE SCHEMA IF NOT EXISTS, which checks CREATE on the database even when the schema exists
+    _require_database(conn, command, "CREATE")
+    for schema in (BOOKKEEPING_SCHEMA, target_schema):
+        _require_schema(conn, command, schema, "USAGE", "CREATE")
+    owner = _scalar(
+        conn,
+        "SELECT pg_get_userbyid(relowner) FROM pg_catalog.pg_class"
+        " WHERE oid = to_regclass('statsfirst.schema_migrations')",
+    )
+    if owner is not None and not _scalar(conn, "SELECT pg_has_role(%s, 'USAGE')", (owner,)):
+        role, applier = _ident(conn, str(_scalar(conn, "SELECT current_user"))), _ident(conn, str(owner))
+        applier_is_superuser = _scalar(conn, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = %s", (owner,))
+        raise SchemaStateError(
+            f"the Statistics-First objects belong to role {applier}, which applied the schema, and role {role} "
+            "cannot alter them; nothing was changed",
+            f"run `statsfirst schema apply` as {applier}"
+            + ("" if applier_is_superuser else f", or as a superuser: GRANT {applier} TO {role}"),
+        )
+    if "000" in pending:
+        present = conn.execute("SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)", (list(CLIENT_ROLES),))
+        missing = sorted(set(CLIENT_ROLES) - {str(row[0]) for row in present.fetchall()})
+        if missing and not _scalar(conn, "SELECT rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user"):
+            raise _lacking(
+                conn,
+                command,
+                f"CREATEROLE (the roles {', '.join(missing)} do not exist on this server yet)",
+                "ALTER ROLE {role} CREATEROLE, or create the roles " + ", ".join(missing) + " yourself",
+            )
+        # before PostgreSQL 16 only a superuser may create a BYPASSRLS role (16+: a CREATEROLE role with BYPASSRLS)
+        version = int(str(_scalar(conn, "SELECT current_setting('server_version_num')")))
+        bypass = _scalar(conn, "SELECT rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user")
+        if "service_role" in missing and (version < 160000 or not bypass):
+            raise _lacking(
+                conn,
+                command,
+                "the right to create the BYPASSRLS role service_role, which does not exist yet (PostgreSQL "
+                f"{version // 10000} lets {'only a superuser' if version < 160000 else 'only a BYPASSRLS role'} "
+                "create one)",
+                "CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS; GRANT service_role TO {role}",
+            )
+    if "006" in pending:
+        _require_schema(conn, command, LEGACY_SCHEMA, "USAGE")
+        _require_tables(
+            conn, command, LEGACY_SCHEMA, _tables_in(conn, LEGACY_SCHEMA, LEGACY_REFERENCED_TABLES), ("REFERENCES",)
+        )
+        if "000" not in pending:  # Supabase's own auth schema: the policies call auth.uid()
+            _require_schema(conn, command, "auth", "USAGE")
+    if "007" in pending:
+        _require_schema(conn, command, LEGACY_SCHEMA, "USAGE", "CREATE")  # the compatibility views live in public
+
+
+def check_pipeline_privileges(conn: psycopg.Connection, command: str, target_schema: str, *, writes: bool) -> None:
+    """What ``migrate`` (``writes``) and ``reconcile`` (read-only) need; raises naming the first missing privilege."""
+    if _scalar(conn, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user"):
+        return
+    _require_database(conn, command, "TEMPORARY")  # staging tables (migrate) and the recount's temp tables
+    for schema in (LEGACY_SCHEMA, BOOKKEEPING_SCHEMA, target_schema):
+        _require_schema(conn, command, schema, "USAGE")
+    legacy = _tables_in(conn, LEGACY_SCHEMA, LEGACY_READ_TABLES)
+    if target_schema != LEGACY_SCHEMA:
+        legacy += _tables_in(conn, LEGACY_SCHEMA, ("session_settings",))
+    _require_tables(conn, command, LEGACY_SCHEMA, legacy, ("SELECT",))
+    privileges = ("SELECT", "INSERT", "UPDATE", "DELETE") if writes else ("SELECT",)
+    _require_tables(conn, command, target_schema, _tables_in(conn, target_schema, TARGET_TABLES), privileges)
+    bookkeeping = [t for t in _tables_in(conn, BOOKKEEPING_SCHEMA, None) if t != "schema_migrations"]
+    _require_tables(conn, command, BOOKKEEPING_SCHEMA, bookkeeping, privileges)
+
+
+def preflight(conn: psycopg.Connection, dsn: ResolvedDsn, target_schema: str, *, writes: bool = True) -> None:
+    """Before ``statsfirst migrate`` changes anything: refuse a transaction-mode pooler, then a missing privilege."""
+    refuse_transaction_pooler(dsn, "statsfirst migrate")
+    check_pipeline_privileges(conn, "migrate", target_schema, writes=writes)
 
 
 # --------------------------------------------------------------------------------------------- status

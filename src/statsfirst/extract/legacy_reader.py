@@ -295,6 +295,26 @@ CHANNELS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "channel_hash": pl.String,
 }
 
+# The real app's session store keys (legacy-schema.md) the mapping reads beyond fields.SETTINGS_NUMBER_PATHS:
+# numbers checked by the same JSON type guard.
+SETTINGS_KEY_PATHS: tuple[str, ...] = (
+    "{session_mvc_value}",
+    "{session_mvc_threshold_percentage}",
+    "{session_expected_contractions}",
+    "{contraction_duration_threshold}",
+)
+
+
+def _channel_map_entries(key: str, alias: str) -> sql.Composable:
+    """A per-channel params map (``{"CH1": v, ...}``) as a JSON array of ``{"channel", "value"}`` (NULL when empty
+    or not an object), so polars can join its entries to the channels whatever the channel keys are."""
+    return sql.SQL(
+        "CASE WHEN jsonb_typeof(s.params -> {key}) = 'object' THEN (SELECT json_agg(json_build_object("
+        "'channel', e.key, 'value', e.value) ORDER BY e.key) FROM jsonb_each(s.params -> {key}) AS e)::text END "
+        "AS {alias}"
+    ).format(key=sql.Literal(key), alias=sql.Identifier(alias))
+
+
 SETTINGS_QUERY = sql.SQL(
     """
     -- a settings row links by the legacy session code or by the c3d_metadata id; two equi-joins (not one OR join)
@@ -326,8 +346,16 @@ SETTINGS_QUERY = sql.SQL(
                         WHERE NOT statsfirst.json_is_float8(s.params #> path::text[])
                         UNION ALL
                         SELECT 'params.' || key || '=' || left((s.params -> key)::text, 80)
-                        FROM unnest(ARRAY['bfr_parameters', 'channel_muscle_mapping']) AS key
+                        FROM unnest(ARRAY['bfr_parameters', 'channel_muscle_mapping', 'session_mvc_values',
+                                          'session_mvc_threshold_percentages']) AS key
                         WHERE jsonb_typeof(s.params -> key) NOT IN ('object', 'null')
+                        UNION ALL
+                        -- the per-channel maps (MVC in volts, threshold in percent): every entry a number or null
+                        SELECT 'params.' || m.key || '.' || e.key || '=' || left(e.value::text, 80)
+                        FROM unnest(ARRAY['session_mvc_values', 'session_mvc_threshold_percentages']) AS m(key)
+                        CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.params -> m.key) = 'object'
+                                                           THEN s.params -> m.key END) AS e
+                        WHERE NOT statsfirst.json_is_float8(e.value)
                         UNION ALL
                         SELECT 'params.bfr_parameters.' || side || '='
                                || left((s.params #> ARRAY['bfr_parameters', side])::text, 80)
@@ -338,12 +366,15 @@ SETTINGS_QUERY = sql.SQL(
                                || left((s.params #> ARRAY['channel_muscle_mapping', ch])::text, 80)
                         FROM unnest(ARRAY['CH1', 'CH2']) AS ch
                         WHERE jsonb_typeof(s.params #> ARRAY['channel_muscle_mapping', ch]) NOT IN ('string', 'null'))
-               END)::text AS type_problems
+               END)::text AS type_problems,
+           {mvc_values_entries}, {threshold_entries}
     FROM linked s
     """
 ).format(
     updated_at=_epoch("s.updated_at", "settings_updated_at"),
     unrepresentable=_unrepresentable({"updated_at": "s.updated_at"}),
+    mvc_values_entries=_channel_map_entries("session_mvc_values", "mvc_values_entries"),
+    threshold_entries=_channel_map_entries("session_mvc_threshold_percentages", "threshold_entries"),
     legacy=LEGACY,
     range=RANGE_FILTER,
 )
@@ -357,6 +388,8 @@ SETTINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "unrepresentable_timestamps": pl.String,
     "candidates": pl.Int64,
     "type_problems": pl.String,
+    "mvc_values_entries": pl.String,
+    "threshold_entries": pl.String,
 }
 
 
@@ -392,7 +425,8 @@ def read_batch(conn: psycopg.Connection, key_range: KeyRange, *, with_settings: 
         channels = copy_frame(conn, CHANNELS_QUERY, params, CHANNELS_SCHEMA)
         if with_settings:
             settings = copy_frame(
-                conn, SETTINGS_QUERY, {**params, "paths": list(SETTINGS_NUMBER_PATHS)}, SETTINGS_SCHEMA
+                conn, SETTINGS_QUERY, {**params, "paths": [*SETTINGS_NUMBER_PATHS, *SETTINGS_KEY_PATHS]},
+                SETTINGS_SCHEMA,
             )
         else:
             settings = pl.DataFrame(

@@ -1,6 +1,7 @@
 """Build legacy ``analysis_results.analytics_data`` documents in the real units and shapes.
 
-Counts are JSON floats (``12.0``), durations milliseconds, amplitudes volts (1e-6 .. 1e-2), mpf/mdf Hz,
+Counts are JSON integers as the real writer emits them (a hand-edited row may hold ``12.0``: the generator's
+``float_counts`` trap), durations milliseconds, amplitudes volts (1e-6 .. 1e-2), mpf/mdf Hz,
 ``fatigue_index_fi_nsm5`` a tiny ratio (~1e-12 .. 1e-11). Contractions are drawn one by one, and every
 count is derived from them, so ``good <= mvc_count``, ``good <= duration_count`` and both ``<= total`` hold by
 construction.
@@ -18,12 +19,12 @@ DURATION_THRESHOLD_MS = 2000.0
 MVC_THRESHOLD_FRACTION = 0.75
 EMG_RATE_HZ = 990.0
 
+# the signal_processing block as the real writer fills it (shared/data/real_legacy/analysis_results.jsonl)
 PROCESSING_STEPS: tuple[str, ...] = (
-    "DC offset removal",
-    "High-pass filter (20Hz)",
+    "High-pass filter: 20.0Hz, order 4",
     "Full-wave rectification",
-    "Low-pass filter (10Hz)",
-    "RMS smoothing (100ms)",
+    "Low-pass filter for envelope: 10.0Hz, order 4",
+    "Moving average smoothing: 50.0ms window (49 samples)",
 )
 EXTRA_KEYS: tuple[tuple[str, Any], ...] = (
     ("channel_label", "{channel} Raw"),
@@ -109,6 +110,12 @@ def draw_contractions(rng: np.random.Generator, n_contractions: np.ndarray) -> C
 
 
 _METHODS = ("backend_estimation", "user_provided", "global_provided")
+COUNT_KEYS: tuple[str, ...] = (
+    "contraction_count",
+    "good_contraction_count",
+    "mvc_contraction_count",
+    "duration_contraction_count",
+)
 _STAT_NAMES = ("rms", "mav", "mpf", "mdf", "fatigue_index")
 
 
@@ -120,7 +127,7 @@ def _temporal(mean: float, cv: float, windows: int) -> dict[str, Any]:
         "std_value": std,
         "min_value": round(max(mean - 2.0 * std, 0.0), digits),
         "max_value": round(mean + 2.5 * std, digits),
-        "valid_windows": float(windows),
+        "valid_windows": windows,
         "coefficient_of_variation": round(cv, 6),
     }
 
@@ -176,10 +183,10 @@ def build_channel(channel: str, c: int, ch: ChannelDraws, con: ContractionDraws)
     )
     expected = int(ch.expected[c])
     return {
-        "contraction_count": float(total),
-        "good_contraction_count": float(n_good),
-        "mvc_contraction_count": float(n_mvc),
-        "duration_contraction_count": float(n_dur),
+        "contraction_count": total,
+        "good_contraction_count": n_good,
+        "mvc_contraction_count": n_mvc,
+        "duration_contraction_count": n_dur,
         "avg_duration_ms": round(sum(durations) / total, 3) if total else 0.0,
         "min_duration_ms": min(durations) if total else 0.0,
         "max_duration_ms": max(durations) if total else 0.0,
@@ -202,25 +209,32 @@ def build_channel(channel: str, c: int, ch: ChannelDraws, con: ContractionDraws)
         "expected_contractions": expected if expected else None,
         "contractions": contractions,
         "signal_processing": {
-            "source": f"{channel} Raw",
+            "source": "RAW",
             "processing_steps": list(PROCESSING_STEPS),
             "parameters_used": {
                 "highpass_cutoff_hz": 20.0,
                 "lowpass_cutoff_hz": 10.0,
                 "filter_order": 4,
-                "smoothing_window_ms": 100.0,
-                "sampling_rate": EMG_RATE_HZ,
-                "rectification": "full_wave",
+                "smoothing_window_ms": 50.0,
+                "smoothing_window_samples": 49,
+                "rectification_enabled": True,
             },
             "quality_metrics": {
                 "valid": True,
-                "message": "Signal processed successfully",
+                "message": "Signal quality acceptable",
                 "original_signal_stats": {
                     "samples": int(ch.samples[c]),
                     "min": round(-threshold * 1.3, 10),
                     "max": round(threshold * 1.4, 10),
                     "mean": 0.0,
                     "std": round(rms * 0.9, 10),
+                },
+                "processed_signal_stats": {
+                    "samples": int(ch.samples[c]),
+                    "min": 0.0,
+                    "max": max(amps_max) if total else 0.0,
+                    "mean": round(mav, 10),
+                    "std": round(rms * 0.6, 10),
                 },
             },
         },

@@ -24,9 +24,16 @@ frame_count_zero                frame_count 0, duration_seconds NULL: ~2 %
 failed                          processing_status failed + error_message, no analysis row: ~5 %
 stuck_pending                   pending, no analysis row: ~3 %
 stuck_processing                processing, no analysis row: ~2 %
+not_yet_extracted               pending/processing: resolved_*, channel_*, sampling_rate, duration, frames NULL
 shared_hash                     several c3d rows share one file_hash (re-uploads): ~3 % are copies
-cache_hit_no_analysis           the copy itself: completed, no analysis row of its own (see below)
-empty_analytics                 analytics_data ``{}`` on a completed row, processing_time_ms 0: ~4 %
+cache_hit_no_analysis           a copy that came after the first was analysed: completed, no analysis row
+failed_duplicate_upload         a copy that raced the first (~35 % of copies): failed, error_message the printed
+                                dict of the unique_analysis_cache violation, metadata resolved, no analysis row
+empty_analytics                 analytics_data ``{}`` on a completed row: ~4 %, half of them
+too_short_recording             ... a too-short recording: frame_count 0, duration NULL, processing_time_ms 1000
+unreadable_file                 ... the other half (and their copies): a tiny/unreadable file, size 200-5000 bytes,
+                                sampling_rate/duration NULL, frame_count 0, processing_time_ms 0
+float_counts                    counts written as floats (``12.0``, a hand-edited row; else integers): ~5 %
 expired_analysis                current analysis expired (expires_at = created_at + 30 days): ~15 %
 superseded_analysis             an older ``v2.0.0`` analysis row besides the current ``v2.1.0`` one: ~6 %
 one_channel                     only ``CH1`` in analytics_data: ~2 % of non-empty analyses
@@ -48,7 +55,11 @@ rpe_missing                     linked row has no / null post_session_rpe: ~15 %
 muscle_mapping_swapped          linked row maps CH1 to the right quadriceps: ~5 %
 ==============================  =======================================================================
 
-Unlinked session_settings rows (random uuid session ids) number ~30 % of the sessions.
+Unlinked session_settings rows (random uuid session ids) number ~30 % of the sessions. Every params object is
+the therapist app's session store with its real keys and units: ``session_mvc_threshold_percentage`` 75 (percent),
+``contraction_duration_threshold`` 2000 (ms), ``session_expected_contractions`` (both muscles) and ``_ch1``/``_ch2``,
+``session_mvc_value`` (volts, or null), ``session_mvc_values``/``session_mvc_threshold_percentages`` ``{}``,
+``subjective_fatigue_level``, ``muscle_color_mapping``; BFR sides in integer mmHg with the app's own 40-60 % range.
 
 Shared hashes: the legacy app looked the cache up by file_hash before analysing, and ``analysis_results`` is
 UNIQUE (file_hash, processing_version, processing_params); a re-upload of an analysed file therefore got
@@ -57,8 +68,10 @@ analysis row of its own. The cached analysis belongs to the first uploaded row o
 
 Spoiled sessions (``bad_fraction`` of the sessions with a current non-empty analysis and no shared hash,
 chosen by the RNG, kinds cycled so each appears): ``string_number``, ``nan_string``, ``negative_count``,
-``fractional_count``, ``good_exceeds_total``, ``out_of_range``, ``bad_file_hash``. Messy-but-valid rows
-above are never counted as spoiled.
+``fractional_count``, ``good_exceeds_total``, ``out_of_range``, ``bad_file_hash``. Every third
+``out_of_range`` session is a file that is not a C3D (trap ``not_a_c3d``): completed with the nonsense header the
+real writer stored (sampling_rate 4.4e31, duration_seconds 4.6e-28, frame_count 20220), ``{}`` analytics, 0 ms.
+Messy-but-valid rows above are never counted as spoiled.
 """
 
 from __future__ import annotations
@@ -101,6 +114,8 @@ START = int(datetime(2023, 3, 1, tzinfo=UTC).timestamp())
 END = int(datetime(2025, 10, 31, tzinfo=UTC).timestamp())
 FAR_FUTURE = int(datetime(2035, 1, 1, tzinfo=UTC).timestamp())
 DAY = 86400
+# what the real writer stored for a text file named .c3d (shared/data/real_legacy: not_a_c3d.c3d)
+NOT_C3D_HEADER = (4.385949990779581e31, 4.610175684289094e-28, 20220)
 BYTES_PER_FRAME = 496.4  # measured on the real files: size ≈ 2 KiB header + 496.4 bytes per point frame
 ERROR_MESSAGES = (
     "C3D parsing failed: unexpected end of file",
@@ -135,6 +150,18 @@ LAST_NAMES = (
     "Wouters",
     "De Smet",
 )
+
+
+def duplicate_upload_error(file_hash: str) -> str:
+    """The error_message the real webhook stores on a re-upload that raced the first one: a printed dict."""
+    error = {
+        "message": 'duplicate key value violates unique constraint "unique_analysis_cache"',
+        "code": "23505",
+        "hint": None,
+        "details": f"Key (file_hash, processing_version, processing_params)=({file_hash}, v2.1.0, {{}}) "
+        "already exists.",
+    }
+    return str(error)
 
 
 @dataclass
@@ -275,7 +302,7 @@ class Sessions:
     rec: np.ndarray  # recording (template) index per session
     patient_folder: list[str | None]
     session_ids: list[str | None]
-    resolved_patient: list[str]
+    resolved_patient: list[str | None]
     patient_code: list[str | None]  # the code the session belongs to (registered or not), None if unknown
     object_metadata: list[str]
     resolved_date: list[str | None]
@@ -290,6 +317,10 @@ class Sessions:
     old_created: np.ndarray
     expired: np.ndarray
     cache_hits: np.ndarray
+    extracted: np.ndarray  # bool: header values and resolved_* written (completed/failed; not pending/processing)
+    sampling: np.ndarray  # sampling_rate, NaN = NULL
+    duration: np.ndarray  # duration_seconds, NaN = NULL
+    too_short: np.ndarray  # bool: its {} analysis is a too-short recording (1000 ms), not an unreadable file (0 ms)
 
 
 def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registered: int) -> Sessions:
@@ -329,6 +360,11 @@ def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registere
     hits = rng.poisson(0.8, n)
     sess_uuid = _uuids(rng, n)
     ids = _uuids(rng, n)
+    # the real writer's patterns (legacy-schema.md "What the real legacy writer produces")
+    early_copy = rng.random(n) < 0.35  # of the re-uploads: arrived before the first upload was analysed
+    copy_lag = rng.integers(1, 120, n)  # seconds after the first upload
+    too_short_draw = rng.random(n) < 0.5  # of the {} analyses: too short a recording (else an unreadable file)
+    tiny_size = rng.integers(200, 5000, n)
 
     sizes = np.clip(np.round(catalog.sizes[rec] * size_factor), 300_000, 6_000_000).astype(np.int64)
     frames = np.maximum(((sizes - 2048) / BYTES_PER_FRAME).astype(np.int64), 1)
@@ -353,11 +389,18 @@ def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registere
             status_draw[i] = 0
             sizes[i], frames[i], hashes[i], rec[i] = sizes[src], frames[src], hashes[src], rec[src]
             rec_time[i], millis[i] = rec_time[src], millis[src]
-            created[i] = min(created[src] + dup_delay[i], END + 30 * DAY)
+            if early_copy[i]:
+                # before the first upload's analysis row exists: the copy's own analysis insert hits
+                # unique_analysis_cache and the webhook marks the copy failed with the printed error
+                status_draw[i] = 1
+                created[i] = created[src] + min(int(copy_lag[i]), int(proc_delay[src]) - 1)
+            else:
+                created[i] = min(created[src] + dup_delay[i], END + 30 * DAY)
             size_unknown[i], frames_zero[i] = size_unknown[src], frames_zero[src]
         elif status_draw[i] == 0:
             completed_so_far.append(i)
     is_copy = source >= 0
+    failed_copy = is_copy & (status_draw == 1)
     in_group = is_copy.copy()
     in_group[source[is_copy]] = True
     sizes[size_unknown] = 0
@@ -371,6 +414,19 @@ def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registere
     has_analysis = (status_draw == 0) & ~is_copy
     empty &= has_analysis
     superseded &= has_analysis
+    # {} analyses: a too-short recording (30 samples: frame_count 0, analysed in the 1000 ms placeholder) or a
+    # tiny/unreadable file (no header values at all, 0 ms); re-uploads of either carry the same header values
+    too_short = empty & too_short_draw
+    unreadable = empty & ~too_short_draw
+    frames[too_short | unreadable] = 0
+    sizes[unreadable] = tiny_size[unreadable]
+    copies = np.flatnonzero(is_copy)
+    sizes[copies], frames[copies] = sizes[source[copies]], frames[source[copies]]
+    unreadable[copies] = unreadable[source[copies]]
+    # metadata (resolved_*, header values) is extracted when processing starts: pending/processing rows lack it
+    extracted = (status_draw == 0) | (status_draw == 1)
+    sampling = np.where(extracted & ~unreadable, 33.0, np.nan)
+    duration = np.where(extracted & (frames > 0), frames / 33.0, np.nan)
     processed = np.where(status_draw == 0, created + proc_delay, 0)
     old_created = processed.copy()
     processed = np.where(superseded, processed + reprocess_delay, processed)
@@ -380,14 +436,14 @@ def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registere
         created,
     )
     cache_hits = hits.copy()
-    np.add.at(cache_hits, source[is_copy], 1)
+    np.add.at(cache_hits, source[is_copy & ~failed_copy], 1)
 
     paths: list[str] = []
     used: set[str] = set()
     traps: list[list[str]] = []
     patient_folder: list[str | None] = []
     session_ids: list[str | None] = []
-    resolved_patient: list[str] = []
+    resolved_patient: list[str | None] = []
     patient_code: list[str | None] = []
     object_metadata: list[str] = []
     resolved_date: list[str | None] = []
@@ -416,34 +472,47 @@ def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registere
         else:
             object_metadata.append("{}")
         if lay == 2 and not with_meta[i]:
-            resolved_patient.append("Unknown")
+            resolved_patient.append("Unknown" if extracted[i] else None)
             patient_code.append(None)
-            t.append("unknown_patient_sentinel")
+            if extracted[i]:
+                t.append("unknown_patient_sentinel")
         else:
-            resolved_patient.append(code)
+            resolved_patient.append(code if extracted[i] else None)
             patient_code.append(code)
             if not registered[i]:
                 t.append("unregistered_patient_code")
-        if no_date[i]:
+        if no_date[i] or not extracted[i]:
             resolved_date.append(None)
-            t.append("no_session_date")
+            if extracted[i]:
+                t.append("no_session_date")
         else:
             resolved_date.append(resolved_dates[i])
+        if not extracted[i]:
+            t.append("not_yet_extracted")
         if sizes[i] == 0:
             t.append("size_unknown")
-        if frames[i] == 0:
+        if frames[i] == 0 and extracted[i]:
             t.append("frame_count_zero")
         s = int(status_draw[i])
-        error.append(ERROR_MESSAGES[err_pick[i]] if s == 1 else None)
+        if failed_copy[i]:
+            error.append(duplicate_upload_error(hashes[i]))
+        else:
+            error.append(ERROR_MESSAGES[err_pick[i]] if s == 1 else None)
         if s:
             t.append(("", "failed", "stuck_pending", "stuck_processing")[s])
         if in_group[i]:
             t.append("shared_hash")
-        if is_copy[i]:
+        if failed_copy[i]:
+            t.append("failed_duplicate_upload")
+        elif is_copy[i]:
             t.append("cache_hit_no_analysis")
+        if unreadable[i]:
+            t.append("unreadable_file")
         if has_analysis[i]:
             if empty[i]:
                 t.append("empty_analytics")
+                if too_short[i]:
+                    t.append("too_short_recording")
             if expired[i]:
                 t.append("expired_analysis")
             if superseded[i]:
@@ -475,20 +544,34 @@ def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registere
         old_created=old_created,
         expired=expired & has_analysis,
         cache_hits=cache_hits,
+        extracted=extracted,
+        sampling=sampling,
+        duration=duration,
+        too_short=too_short,
     )
 
 
 # ------------------------------------------------------------------------------------------------ settings
+def _number(value: float) -> int | float:
+    """A number as the therapist app's JSON holds it: integral values as integers (6, not 6.0)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def _bfr_side(aop: float, pct: float, minutes: float) -> dict[str, Any]:
+    """One side of ``bfr_parameters`` as the app writes it: mmHg integers, its own 40-60 % range for is_compliant
+    (the mapping's gate is 45-55 % AOP, so is_compliant may say true where the gate says no)."""
     return {
-        "aop_measured": aop,
-        "applied_pressure": round(aop * pct / 100.0, 1),
-        "percentage_aop": pct,
-        "is_compliant": 45.0 <= pct <= 55.0,
-        "therapeutic_range_min": 45.0,
-        "therapeutic_range_max": 55.0,
-        "application_time_minutes": minutes,
+        "aop_measured": _number(aop),
+        "applied_pressure": round(aop * pct / 100.0),
+        "percentage_aop": _number(pct),
+        "is_compliant": 40.0 <= pct <= 60.0,
+        "therapeutic_range_min": 40,
+        "therapeutic_range_max": 60,
+        "application_time_minutes": _number(minutes),
     }
+
+
+MUSCLE_COLORS = {"Left Quadriceps": "#3b82f6", "Right Quadriceps": "#ef4444"}
 
 
 def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tuple[str, str, str, str]]:
@@ -526,6 +609,10 @@ def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tup
     delay = rng.integers(0, 7200, m)
     later = rng.integers(DAY, 10 * DAY, m)
     random_time = rng.integers(START, END, m)
+    # the rest of the app's session store (legacy-schema.md: its keys and units), drawn after the rest
+    mvc_set = rng.random(m) < 0.5
+    mvc_value = np.round(rng.uniform(5e-5, 5e-4, m), 6)
+    fatigue = rng.integers(0, 11, m)
     rows: list[tuple[str, str, str, str]] = []
     newest: dict[int, tuple[int, int]] = {}  # session → (updated epoch, row index)
     first_user: dict[int, int] = {}
@@ -543,7 +630,15 @@ def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tup
         else:
             t = int(ther[k])
             epoch = int(random_time[k])
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = {
+            "session_mvc_value": float(mvc_value[k]) if mvc_set[k] else None,
+            "session_mvc_values": {},
+            "session_mvc_threshold_percentage": 75,
+            "session_mvc_threshold_percentages": {},
+            "contraction_duration_threshold": 2000,
+            "subjective_fatigue_level": int(fatigue[k]),
+            "muscle_color_mapping": MUSCLE_COLORS,
+        }
         if bfr_kind[k] != 2:
             sides = {
                 side: _bfr_side(float(aop[k, c]), float(pct[k, c]), float(minutes[k]))
@@ -552,7 +647,7 @@ def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tup
             }
             params["bfr_parameters"] = sides
         if rpe_state[k] == 0:
-            params["post_session_rpe"] = float(rpe[k])
+            params["post_session_rpe"] = _number(rpe[k])
         elif rpe_state[k] == 2:
             params["post_session_rpe"] = None
         params["channel_muscle_mapping"] = (
@@ -560,6 +655,10 @@ def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tup
             if swapped[k]
             else {"CH1": "Left Quadriceps", "CH2": "Right Quadriceps"}
         )
+        # the app's total (both muscles) is the sum of the per-channel targets, or its default 24 left in place
+        # when a therapist changed them to an odd sum (the per-channel targets win: mapping.md)
+        total = int(exp1[k]) + int(exp2[k])
+        params["session_expected_contractions"] = total if total % 2 == 0 else 24
         params["session_expected_contractions_ch1"] = int(exp1[k])
         params["session_expected_contractions_ch2"] = int(exp2[k])
         rows.append((people.therapist_users[t], sid, json.dumps(params), _ts(np.array([epoch]))[0]))
@@ -626,7 +725,11 @@ _NULL = an.NULLABLE_KEYS
 
 
 def _analysis_docs(
-    rng: np.random.Generator, s: Sessions, spoil_kind: dict[int, int], s_detail: dict[int, str]
+    rng: np.random.Generator,
+    s: Sessions,
+    spoil_kind: dict[int, int],
+    s_detail: dict[int, str],
+    not_c3d: set[int],
 ) -> tuple[list[int], list[bool], Iterator[str]]:
     """(session index per analysis row, is-current flag, lazy JSON texts) in write order."""
     order: list[int] = []
@@ -640,7 +743,7 @@ def _analysis_docs(
     m = len(order)
     sess = np.array(order, dtype=np.int64)
     cur = np.array(current, dtype=bool)
-    non_empty = ~(s.empty[sess] & cur)
+    non_empty = ~((s.empty[sess] | np.isin(sess, list(not_c3d))) & cur)
     one_channel = (rng.random(m) < 0.02) & cur
     missing = (rng.random(m) < 0.05) & cur
     extra = (rng.random(m) < 0.05) & cur
@@ -652,6 +755,7 @@ def _analysis_docs(
     frames = np.where(s.frames[sess] > 0, s.frames[sess], 2200)
     channels = an.draw_channels(rng, 2 * m, np.repeat(frames * 30, 2))
     contractions = an.draw_contractions(rng, channels.n_contractions)
+    float_counts = (rng.random(m) < 0.05) & cur  # hand-edited rows: counts written as 12.0
     spoil_j: dict[int, int] = {}
     for j, i in enumerate(sorted(spoil_kind)):
         spoil_j[i] = j
@@ -678,6 +782,10 @@ def _analysis_docs(
                         ch[key] = value.format(channel=name) if isinstance(value, str) else value
             if errors[r]:
                 doc["CH1"]["errors"] = {"temporal_stats": "Insufficient windows for temporal analysis"}
+            if float_counts[r]:
+                for ch in doc.values():
+                    for key in an.COUNT_KEYS:
+                        ch[key] = float(ch[key])
             if current[r] and i in spoil_kind and SPOIL_KINDS[spoil_kind[i]] != "bad_file_hash":
                 s_detail[i] = _spoil(spoil_kind[i], spoil_j[i], doc)
             yield json.dumps(doc)
@@ -697,6 +805,8 @@ def _analysis_docs(
             t.append("null_values")
         if errors[r]:
             t.append("analysis_errors")
+        if float_counts[r]:
+            t.append("float_counts")
         n_ch = 1 if one_channel[r] else 2
         counts = channels.n_contractions[2 * r : 2 * r + n_ch]
         if (counts == 0).any():
@@ -763,12 +873,24 @@ def seed_legacy(
     spoil_kind = {int(i): j % len(SPOIL_KINDS) for j, i in enumerate(chosen.tolist())}
     details: dict[int, str] = {}
     hashes = list(s.hashes)
+    not_c3d: set[int] = set()
     for j, i in enumerate(chosen.tolist()):
         if SPOIL_KINDS[spoil_kind[i]] == "bad_file_hash":
             hashes[i] = _bad_hash(hashes[i], j)
             details[i] = f"file_hash={hashes[i]!r}"
+        elif SPOIL_KINDS[spoil_kind[i]] == "out_of_range" and (j // len(SPOIL_KINDS)) % 3 == 2:
+            # every third out_of_range session: a file that is not a C3D at all, which the real writer still marks
+            # completed, with the nonsense header values its parser read and an analytics_data of {} (0 ms)
+            not_c3d.add(i)
+            s.sampling[i], s.duration[i], s.frames[i] = NOT_C3D_HEADER
+            s.sizes[i] = 4600 + 100 * (j % 7)
+            s.traps[i] += ["not_a_c3d", "empty_analytics"]
+            details[i] = (
+                f"sampling_rate={NOT_C3D_HEADER[0]!r} duration_seconds={NOT_C3D_HEADER[1]!r} "
+                f"frame_count={NOT_C3D_HEADER[2]} (not a C3D file)"
+            )
 
-    order, current, texts = _analysis_docs(rng, s, spoil_kind, details)
+    order, current, texts = _analysis_docs(rng, s, spoil_kind, details, not_c3d)
     m = len(order)
     a_ids = _uuids(rng, m)
     sess = np.array(order, dtype=np.int64)
@@ -803,6 +925,7 @@ def seed_legacy(
             for i in range(sessions):
                 size = int(s.sizes[i])
                 frames = int(s.frames[i])
+                known = bool(s.extracted[i])
                 copy.write_row(
                     (
                         s.ids[i],
@@ -812,13 +935,13 @@ def seed_legacy(
                         s.patient_folder[i],
                         s.session_ids[i],
                         None,
-                        "[]",
-                        0,
-                        33.0,
-                        frames / 33.0 if frames else None,
-                        frames,
+                        "[]" if known else None,
+                        0 if known else None,
+                        None if np.isnan(s.sampling[i]) else float(s.sampling[i]),
+                        None if np.isnan(s.duration[i]) else float(s.duration[i]),
+                        frames if known else None,
                         s.resolved_patient[i],
-                        "Unknown",
+                        "Unknown" if known else None,
                         s.resolved_date[i],
                         "small" if size < 2_000_000 else ("medium" if size < 3_000_000 else "large"),
                         "c3d-examples",
@@ -844,7 +967,7 @@ def seed_legacy(
                         "{}",
                         text,
                         None if is_empty else templates[int(s.rec[i])],
-                        0 if is_empty else 1000,
+                        0 if is_empty and not s.too_short[i] else 1000,
                         int(s.cache_hits[i]) if current[r] else 0,
                         accessed_txt[r],
                         a_created_txt[r],

@@ -9,6 +9,10 @@ from psycopg import sql
 from statsfirst.load.staging import STAGED_RANGE, Staged
 from statsfirst.load.table_specs import CHILD_TABLES, TableSpec
 
+# Columns a re-migration never lowers (mapping.md §signal_processing_cache): a cache hit recorded through the
+# compatibility view (hit_count, last_accessed_at) stays; the row takes the greatest of target and legacy.
+NEVER_LOWERED: dict[str, tuple[str, ...]] = {"signal_processing_cache": ("hit_count", "last_accessed_at")}
+
 
 def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Staged) -> int:
     stage = staged.name
@@ -21,11 +25,20 @@ def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Stage
         select_items.insert(0, sql.SQL("md5(concat_ws('/', {}))::uuid").format(sql.SQL(", ").join(parts)))
         columns.insert(0, "id")
     sticky = spec.sticky or {}
+    never_lowered = NEVER_LOWERED.get(spec.name, ())
     updatable = [c for c in staged.columns if c not in spec.conflict_key and c != "id"]
     compared = [c for c in updatable if c not in sticky]
+
+    def new_value(c: str) -> sql.Composable:
+        if c in never_lowered:
+            return sql.SQL("greatest(t.{c}, EXCLUDED.{c})").format(c=sql.Identifier(c))
+        return sql.SQL("EXCLUDED.{}").format(sql.Identifier(c))
+
     assignments = []
     for c in updatable:
-        if c in sticky:
+        if c in never_lowered:
+            assignments.append(sql.SQL("{} = {}").format(sql.Identifier(c), new_value(c)))
+        elif c in sticky:
             guard = sticky[c]
             assignments.append(
                 sql.SQL(
@@ -47,7 +60,7 @@ def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Stage
         key=sql.SQL(", ").join(sql.Identifier(c) for c in spec.conflict_key),
         assignments=sql.SQL(", ").join(assignments),
         old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in compared),
-        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in compared),
+        new=sql.SQL(", ").join(new_value(c) for c in compared),
     )
     cursor = conn.execute(statement)
     return max(cursor.rowcount, 0)

@@ -1,18 +1,29 @@
-"""Incremental runs: a watermark per target schema, set-based change detection, and the lineage hash.
+"""Incremental runs: change detection by transaction ids against the point of history the last run covered.
 
-A nightly run must cost what changed, not what exists. The legacy tables say what changed through their
-timestamps: ``c3d_metadata.updated_at`` (kept current by the legacy trigger), ``analysis_results.created_at`` and
-``last_accessed_at`` (a cache hit changes ``hit_count``), and ``session_settings.updated_at``. One query selects the
-sessions any of them moved at or after the watermark; of those, a session whose lineage ``source_hash`` equals
-the hash of what was just read is dropped before loading, so only sessions whose sources really changed are
-written. Legacy rows that disappeared are reported and never deleted from the target.
+A nightly run must cost what changed, not what exists, and it must never miss a committed change. Timestamps
+cannot promise that: a legacy writer stamps ``now()`` (its transaction's start) and may commit after a run read
+past that stamp, and an in-place fix of ``analytics_data`` touches no timestamp at all. So every run takes
+``pg_current_snapshot()`` before it reads anything (its *point*), and the next run selects the sessions with a row
+version that snapshot does not see: ``xmin`` of the session's ``c3d_metadata`` row, of any of its
+``analysis_results`` rows (a cache hit or a re-processing writes a new version) or of a linked ``session_settings``
+row (``statsfirst.committed_after``). That is true for a transaction still open when the point was taken (its xid
+is in the snapshot's in-progress list), for one that started before and wrote after it, and for any edit, whatever
+columns it touches. It needs no privileged view (``pg_stat_activity``) and no superuser: any role that can SELECT
+the legacy tables reads ``xmin``. Deletions leave no row version, so they are found by anti-joins of the lineage
+against the legacy keys, and so are links to settings rows that are gone. Wraparound: the 32-bit xmin is widened
+against the current 64-bit xid, exact for 2^31 transactions; a point older than that (or a change to the patient
+or therapist tables, whose deletions leave no xmin either) makes every session a candidate. Freezing keeps the
+raw xmin (PostgreSQL >= 9.4), so a frozen row is seen as old, never as new.
+
+Of the candidates, a session whose lineage ``source_hash`` equals the hash of what was just read is dropped before
+loading, so only sessions whose sources really changed are written. Legacy rows that were deleted are reported
+(``deleted_in_legacy``) and never deleted from the target.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 
 import polars as pl
 import psycopg
@@ -22,128 +33,114 @@ from statsfirst.extract.copy_reader import copy_frame
 from statsfirst.extract.legacy_reader import LegacyBatch
 from statsfirst.pipeline.run_ledger import PlannedBatch
 
-# How many ids of disappeared legacy rows a run summary lists (the count is always complete).
+# How many ids of deleted legacy rows a run summary lists (the count is always complete).
 REPORTED_IDS = 100
+# A point older than this many transactions can no longer be compared with 32-bit xmin values exactly.
+XID_HORIZON = 2**31 - 1
 
 
 @dataclass(frozen=True)
-class Watermark:
-    """The newest legacy change a completed incremental run had seen (None: nothing seen yet)."""
+class LegacyPoint:
+    """The point of legacy history a run covers: a snapshot taken before it read anything, and the reference data."""
 
-    c3d_updated_at: datetime | None
-    analysis_changed_at: datetime | None
-
-    def as_json(self) -> dict[str, str | None]:
-        return {
-            "c3d_updated_at": self.c3d_updated_at.isoformat() if self.c3d_updated_at else None,
-            "analysis_changed_at": self.analysis_changed_at.isoformat() if self.analysis_changed_at else None,
-        }
-
-    @classmethod
-    def from_json(cls, value: object) -> Watermark:
-        data = value if isinstance(value, dict) else {}
-
-        def at(key: str) -> datetime | None:
-            text = data.get(key)
-            return datetime.fromisoformat(text) if isinstance(text, str) else None
-
-        return cls(at("c3d_updated_at"), at("analysis_changed_at"))
+    snapshot: str  # pg_snapshot text, 'xmin:xmax:xip,...'
+    references_hash: str  # md5 of the patient codes and therapist ids (their deletions leave no xmin)
 
 
-NO_WATERMARK = Watermark(None, None)
-
-
-def read_watermark(conn: psycopg.Connection, target_schema: str) -> Watermark:
+def current_legacy_point(conn: psycopg.Connection) -> LegacyPoint:
     row = conn.execute(
-        "SELECT c3d_updated_at, analysis_created_at FROM statsfirst.watermarks WHERE target_schema = %s",
+        "SELECT pg_current_snapshot()::text, md5("
+        "  coalesce((SELECT string_agg(patient_code, E'\\n' ORDER BY patient_code) FROM public.patients), '')"
+        "  || '#' || coalesce((SELECT string_agg(id::text, E'\\n' ORDER BY id) FROM public.therapists), ''))"
+    ).fetchone()
+    assert row is not None
+    return LegacyPoint(row[0], row[1])
+
+
+def read_watermark(conn: psycopg.Connection, target_schema: str) -> LegacyPoint | None:
+    """The point the last complete run of this target covered (None: no such run yet)."""
+    row = conn.execute(
+        "SELECT legacy_snapshot::text, references_hash FROM statsfirst.watermarks WHERE target_schema = %s",
         (target_schema,),
     ).fetchone()
-    return Watermark(row[0], row[1]) if row else NO_WATERMARK
+    return LegacyPoint(row[0], row[1] or "") if row else None
 
 
-# Legacy stamps past Python's datetime range (infinity, year 10,000+) hold their session back (out_of_range); they
-# must not become the mark either, or every later run would fail to read it.
-YEAR_10K = sql.Literal("10000-01-01 00:00:00+00")
-
-
-def next_watermark(conn: psycopg.Connection, with_settings: bool) -> Watermark:
-    """The newest legacy change visible now, held back to the start of any transaction still writing.
-
-    A legacy writer stamps ``now()`` (its transaction's start) and commits later; capping the mark at the oldest
-    open transaction of this database means such a row is still at or above the mark when the next run looks.
-    """
-    settings = (
-        sql.SQL(", (SELECT max(updated_at) FILTER (WHERE updated_at < {bound}) FROM public.session_settings)").format(
-            bound=YEAR_10K
-        )
-        if with_settings
-        else sql.SQL("")
-    )
-    query = sql.SQL(
-        """
-        WITH in_flight AS (
-            SELECT min(xact_start) AS oldest FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
-        )
-        SELECT least((SELECT max(updated_at) FILTER (WHERE updated_at < {bound}) FROM public.c3d_metadata),
-                     (SELECT oldest FROM in_flight)),
-               least(greatest((SELECT max(created_at) FILTER (WHERE created_at < {bound}) FROM public.analysis_results),
-                              (SELECT max(last_accessed_at) FILTER (WHERE last_accessed_at < {bound})
-                               FROM public.analysis_results){settings}),
-                     (SELECT oldest FROM in_flight))
-        """
-    ).format(settings=settings, bound=YEAR_10K)
-    row = conn.execute(query).fetchone()
-    assert row is not None
-    return Watermark(row[0], row[1])
-
-
-def store_watermark(conn: psycopg.Connection, target_schema: str, mark: Watermark, run_id: str) -> None:
+def store_watermark(conn: psycopg.Connection, target_schema: str, point: LegacyPoint, run_id: str) -> None:
     conn.execute(
         """
-        INSERT INTO statsfirst.watermarks (target_schema, c3d_updated_at, analysis_created_at, run_id, updated_at)
-        VALUES (%s, %s, %s, %s, now())
-        ON CONFLICT (target_schema) DO UPDATE SET c3d_updated_at = EXCLUDED.c3d_updated_at,
-            analysis_created_at = EXCLUDED.analysis_created_at, run_id = EXCLUDED.run_id, updated_at = now()
+        INSERT INTO statsfirst.watermarks (target_schema, legacy_snapshot, references_hash, run_id, updated_at)
+        VALUES (%s, %s::pg_snapshot, %s, %s, now())
+        ON CONFLICT (target_schema) DO UPDATE SET legacy_snapshot = EXCLUDED.legacy_snapshot,
+            references_hash = EXCLUDED.references_hash, run_id = EXCLUDED.run_id, updated_at = now()
         """,
-        (target_schema, mark.c3d_updated_at, mark.analysis_changed_at, run_id),
+        (target_schema, point.snapshot, point.references_hash, run_id),
     )
+
+
+def comparable(conn: psycopg.Connection, mark: LegacyPoint | None, now: LegacyPoint) -> bool:
+    """Whether sessions can be selected by xmin against ``mark`` (else every session is a candidate)."""
+    if mark is None or mark.references_hash != now.references_hash:
+        return False
+    row = conn.execute(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+        " - pg_snapshot_xmin(%s::pg_snapshot)::text::bigint",
+        (mark.snapshot,),
+    ).fetchone()
+    return bool(row and row[0] < XID_HORIZON)
 
 
 def _changed_query(with_settings: bool) -> sql.Composable:
-    """Every legacy id in key order with whether it moved since the marks: one scan, index-driven semi-joins."""
+    """Every legacy id in key order with whether a row version of its session is newer than the mark."""
     settings = sql.SQL(
         """
         UNION
         SELECT c.id FROM public.session_settings s JOIN public.c3d_metadata c ON c.session_id = s.session_id
-        WHERE s.updated_at >= coalesce(%(analysis)s::timestamptz, '-infinity')
+        CROSS JOIN point p WHERE statsfirst.committed_after(s.xmin, p.mark, p.next_xid)
         UNION
         SELECT c.id FROM public.session_settings s JOIN public.c3d_metadata c ON c.id::text = s.session_id
-        WHERE s.updated_at >= coalesce(%(analysis)s::timestamptz, '-infinity')
+        CROSS JOIN point p WHERE statsfirst.committed_after(s.xmin, p.mark, p.next_xid)
+        UNION
+        -- the settings row a session was migrated with is gone or links elsewhere now
+        SELECT l.legacy_session_id FROM statsfirst.session_lineage l
+        WHERE l.linked_settings IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM public.session_settings s
+            WHERE s.session_id IS NOT DISTINCT FROM l.linked_settings ->> 'session_id'
+              AND s.user_id::text IS NOT DISTINCT FROM l.linked_settings ->> 'user_id')
         """
     )
     return sql.SQL(
         """
-        WITH moved AS (
-            SELECT a.c3d_metadata_id AS id FROM public.analysis_results a
-            WHERE a.created_at >= coalesce(%(analysis)s::timestamptz, '-infinity')
+        WITH point AS (
+            SELECT %(mark)s::pg_snapshot AS mark, pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid
+        ),
+        moved AS (
+            SELECT a.c3d_metadata_id AS id FROM public.analysis_results a CROSS JOIN point p
+            WHERE statsfirst.committed_after(a.xmin, p.mark, p.next_xid)
             UNION
-            SELECT a.c3d_metadata_id FROM public.analysis_results a
-            WHERE a.last_accessed_at >= coalesce(%(analysis)s::timestamptz, '-infinity')
+            -- an analysis row was deleted: the session's current analysis may be another one now
+            SELECT l.legacy_session_id FROM statsfirst.analysis_lineage l
+            WHERE NOT EXISTS (SELECT 1 FROM public.analysis_results a WHERE a.id = l.legacy_analysis_id)
             {settings}
         )
         SELECT c.id::text AS id,
-               (%(c3d)s::timestamptz IS NULL OR c.updated_at >= %(c3d)s::timestamptz
-                OR c.id IN (SELECT id FROM moved)) AS changed
-        FROM public.c3d_metadata c ORDER BY c.id
+               (statsfirst.committed_after(c.xmin, p.mark, p.next_xid) OR c.id IN (SELECT id FROM moved)) AS changed
+        FROM public.c3d_metadata c CROSS JOIN point p ORDER BY c.id
         """
     ).format(settings=settings if with_settings else sql.SQL(""))
 
 
-def changed_sessions(conn: psycopg.Connection, since: Watermark, with_settings: bool) -> pl.DataFrame:
-    """Columns ``id`` (every legacy session, in key order) and ``changed``."""
-    params = {"c3d": since.c3d_updated_at, "analysis": since.analysis_changed_at}
-    return copy_frame(conn, _changed_query(with_settings), params, {"id": pl.String, "changed": pl.Boolean})
+def changed_sessions(conn: psycopg.Connection, mark: LegacyPoint | None, with_settings: bool) -> pl.DataFrame:
+    """Columns ``id`` (every legacy session, in key order) and ``changed`` (None mark: every session)."""
+    if mark is None:
+        return copy_frame(
+            conn,
+            sql.SQL("SELECT c.id::text AS id, true AS changed FROM public.c3d_metadata c ORDER BY c.id"),
+            None,
+            {"id": pl.String, "changed": pl.Boolean},
+        )
+    schema = {"id": pl.String, "changed": pl.Boolean}
+    return copy_frame(conn, _changed_query(with_settings), {"mark": mark.snapshot}, schema)
 
 
 def plan_changed(frame: pl.DataFrame, batch_size: int) -> list[PlannedBatch]:
@@ -203,7 +200,7 @@ def unchanged_sessions(conn: psycopg.Connection, lineage: pl.DataFrame) -> set[s
 
 
 @dataclass(frozen=True)
-class Disappeared:
+class DeletedInLegacy:
     """Migrated legacy rows no longer in the legacy tables (reported; their target rows are kept)."""
 
     sessions: int
@@ -220,7 +217,7 @@ class Disappeared:
         }
 
 
-def disappeared(conn: psycopg.Connection) -> Disappeared:
+def deleted_in_legacy(conn: psycopg.Connection) -> DeletedInLegacy:
     """Anti-joins of the lineage against the legacy keys (index-only scans of both primary keys)."""
     sessions = conn.execute(
         "SELECT count(*) OVER (), l.legacy_session_id::text FROM statsfirst.session_lineage l "
@@ -234,7 +231,7 @@ def disappeared(conn: psycopg.Connection) -> Disappeared:
         "ORDER BY l.legacy_analysis_id LIMIT %s",
         (REPORTED_IDS,),
     ).fetchall()
-    return Disappeared(
+    return DeletedInLegacy(
         sessions=int(sessions[0][0]) if sessions else 0,
         analyses=int(analyses[0][0]) if analyses else 0,
         session_ids=[r[1] for r in sessions],

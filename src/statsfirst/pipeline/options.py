@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from statsfirst.errors import UsageError
 from statsfirst.transform.scoring import PerformanceWeights
 
 
-def parse_day(text: str | None, option: str) -> datetime | None:
-    """``YYYY-MM-DD`` or an ISO timestamp; naive values are UTC (as the legacy data is)."""
+def parse_day(text: str | None, option: str, *, days_only: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` (the start of that day, 00:00 UTC) or, unless ``days_only`` (the command line, whose help
+    promises days), an ISO timestamp; naive values are UTC (as the legacy data is)."""
     if text is None:
         return None
+    remedy = f"use {option} YYYY-MM-DD (e.g. 2024-01-31; days start at 00:00 UTC)"
+    is_timestamp = "T" in text or " " in text.strip()
+    if days_only and is_timestamp:
+        raise UsageError(f"{option} {text!r} is not a day (a time of day is not accepted)", remedy)
     try:
         value = (
             datetime.fromisoformat(text)
-            if "T" in text or " " in text
-            else datetime.combine(date.fromisoformat(text), datetime.min.time())
+            if is_timestamp
+            else datetime.combine(date.fromisoformat(text.strip()), datetime.min.time())
         )
     except ValueError:
-        raise UsageError(f"{option} {text!r} is not a date", f"use {option} YYYY-MM-DD (e.g. 2024-01-31)") from None
+        raise UsageError(f"{option} {text!r} is not a date", remedy) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -33,7 +38,10 @@ class MigrateOptions:
     batch_size: int = 5000
     workers: int = 2
     dry_run: bool = False
-    weights: PerformanceWeights = field(default_factory=PerformanceWeights)
+    # None: the target's recorded configuration (pipeline/configuration.py); given: must equal it, or --reweigh
+    weights: PerformanceWeights | None = None
+    # rewrite every score with ``weights`` and record them as the target's configuration
+    reweigh: bool = False
     # only the legacy sessions changed since the target's watermark (the nightly deployment)
     incremental: bool = False
     # a keyset partition of c3d_metadata.id (inclusive bounds): set by a partitioned backfill for each partition
@@ -55,6 +63,13 @@ class MigrateOptions:
                 "--incremental takes no --since/--until (it follows the target's watermark)",
                 "drop --since/--until, or run a backfill over the range without --incremental",
             )
+        if self.reweigh and self.weights is None:
+            raise UsageError("--reweigh needs the new weights", "add --weights compliance=W,symmetry=W,effort=W,game=W")
+        if self.reweigh and (self.incremental or self.since or self.until or self.first_id):
+            raise UsageError(
+                "--reweigh rewrites every score, so it runs over every session",
+                "drop --incremental/--since/--until when re-weighing",
+            )
         if (self.first_id is None) != (self.last_id is None):
             raise UsageError("a partition needs both id bounds", "give first_id and last_id")
 
@@ -63,10 +78,11 @@ class MigrateOptions:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "batch_size": self.batch_size,
-            "weights": self.weights.as_text(),
+            "weights": self.weights.as_text() if self.weights else None,
             "target_schema": target_schema,
             # present only when set, so the command keys of plain runs stay what they were
             **({"incremental": True} if self.incremental else {}),
+            **({"reweigh": True} if self.reweigh else {}),
             **({"first_id": self.first_id, "last_id": self.last_id} if self.first_id else {}),
         }
 

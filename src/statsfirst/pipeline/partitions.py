@@ -1,11 +1,15 @@
-"""Partitioned backfills: a range cut into keyset partitions that run as concurrent Prefect tasks.
+"""Partitioned backfills: a range cut into keyset partitions that run concurrently (Prefect tasks, Dask tasks).
 
 The backfill itself is a run in the ledger whose batches are the partitions; each partition is a run of its own
 (``migrate`` over the partition's id bounds) whose batches commit with their data. A killed backfill is resumed
 by running the same backfill again: finished partitions are skipped, an interrupted one resumes its batches.
 Each partition holds a PostgreSQL advisory lock keyed on the target schema and its bounds while it runs, so two
-backfills never process one partition at once. Tasks receive ids, bounds and options, never frames or the DSN
-(it is resolved inside the task, from ``DATABASE_URL`` or a Prefect Secret block).
+backfills never process one partition at once. Tasks receive ids, bounds, options and the target's non-secret
+identity, never frames or the DSN: a task resolves its own DSN where it runs (``DATABASE_URL`` or a Prefect Secret
+block) and refuses to run when that points at another database than the coordinator's.
+
+Plain functions taking a ``log`` callable: the Prefect flows live in ``flows/``, the Dask driver of
+``statsfirst migrate --dask-address`` in ``pipeline/dask_backfill.py``.
 """
 
 from __future__ import annotations
@@ -13,37 +17,37 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import polars as pl
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, wait
-from prefect.task_runners import ThreadPoolTaskRunner
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
+from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connect, connection
 from statsfirst.db.dsn import ResolvedDsn
-from statsfirst.db.migrations import target_schema_for
+from statsfirst.db.migrations import LEGACY_SCHEMA, target_schema_for
+from statsfirst.db.pooler import refuse_transaction_pooler
 from statsfirst.errors import UsageError
 from statsfirst.extract.copy_reader import copy_frame
 from statsfirst.extract.legacy_reader import KeyRange
-from statsfirst.flow_support import resolve_flow_dsn
+from statsfirst.flow_support import BatchProgress
 from statsfirst.pipeline import run_ledger
+from statsfirst.pipeline.configuration import record_configuration, settle_configuration
+from statsfirst.pipeline.incremental import current_legacy_point
 from statsfirst.pipeline.options import MigrateOptions, parse_day
 from statsfirst.pipeline.run import migrate
 from statsfirst.pipeline.summary import MigrationSummary
 from statsfirst.transform.scoring import PerformanceWeights
 
-# Tag of every task that works the legacy/target database; a Prefect concurrency limit on it bounds the load.
-DB_TAG = "statsfirst-db"
 # A partition holds at most this many batches by default: small enough to resume finely, large enough that the
 # per-partition overhead (one run, one lock, one reference-data read) stays small.
 BATCHES_PER_PARTITION = 4
-DASK_ADDRESS_ENV = "STATSFIRST_DASK_ADDRESS"
 
 
 def check_partitionable(options: MigrateOptions) -> None:
@@ -98,6 +102,7 @@ def start_backfill(
     dsn: ResolvedDsn, options: MigrateOptions, partitions: int | None, workers: int, log: Callable[[str], object]
 ) -> tuple[str, list[run_ledger.PlannedBatch]]:
     """The backfill's run and its pending partitions: a new plan, or what a killed backfill left."""
+    refuse_transaction_pooler(dsn, "statsfirst backfill")  # before the backfill's run is written
     target_schema = target_schema_for(dsn)
     key = backfill_key(options, target_schema)
     with connection(dsn) as conn:
@@ -107,9 +112,14 @@ def start_backfill(
             pending = run_ledger.pending_batches(conn, run_id)
             log(f"resuming backfill {run_id}: {len(pending)} partition(s) left")
             return run_id, pending
+        # refuse other weights before any partition starts; the first backfill of a target records them
+        config, to_record = settle_configuration(conn, target_schema, options.weights, options.reweigh)
+        legacy_point = current_legacy_point(conn)
         planned = plan_partitions(conn, options, partitions, workers)
         parameters = {**options.parameters(target_schema), "mode": "backfill", "partitions": len(planned)}
-        run_id = run_ledger.create_run(conn, key, parameters, target_schema, planned)
+        run_id = run_ledger.create_run(conn, key, parameters, target_schema, planned, legacy_point.snapshot)
+        if to_record:
+            record_configuration(conn, target_schema, config, run_id, replace=options.reweigh)
     log(f"backfill {run_id}: {len(planned)} partition(s)")
     return run_id, planned
 
@@ -133,7 +143,8 @@ def migrate_partition(
             assert row is not None, f"backfill run {backfill_run_id} is not in the ledger"
             totals = run_ledger.completed_since(conn, part.command_key(target_schema), row[0])
         if totals is None:
-            totals = migrate(dsn, part, log=log).as_json()
+            progress = BatchProgress(log, partition.session_count, label=f"partition {partition.batch_no}: batch done")
+            totals = migrate(dsn, part, on_start=progress.on_start, on_progress=progress.on_progress, log=log).as_json()
         with connection(dsn) as conn:
             conn.autocommit = True
             run_ledger.mark_committed(conn, backfill_run_id, partition.batch_no, _as_outcome(totals))
@@ -151,26 +162,34 @@ def _as_outcome(totals: dict[str, Any]) -> dict[str, object]:
     }
 
 
-def finish_backfill(dsn: ResolvedDsn, backfill_run_id: str, started: datetime) -> dict[str, object]:
+def finish_backfill(
+    dsn: ResolvedDsn, backfill_run_id: str, started: datetime, processed: int | None = None
+) -> dict[str, object]:
+    """Close the backfill's run with its totals. ``processed``: the sessions this invocation's partitions worked
+    (default: every session of the backfill), over the wall time since ``started``, give ``sessions_per_second``."""
     with connection(dsn) as conn:
         conn.autocommit = True
         summary = MigrationSummary(run_id=backfill_run_id, dry_run=False, resumed=False)
+        partitions = 0
         for outcome in run_ledger.committed_outcomes(conn, backfill_run_id):
             summary.add(outcome)
             summary.sessions_in_range += int(str(outcome.get("sessions_in_range", 0)))
+            partitions += 1
         summary.wall_seconds = (datetime.now(started.tzinfo) - started).total_seconds()
-        run_ledger.finish_run(conn, backfill_run_id, summary.as_json())
-    return summary.as_json()
+        summary.sessions_this_invocation = summary.sessions_in_range if processed is None else processed
+        totals = {**summary.as_json(), "partitions": partitions}
+        run_ledger.finish_run(conn, backfill_run_id, totals)
+    return totals
 
 
-# ------------------------------------------------------------------------------------------------ Prefect
+# ------------------------------------------------------------------------------------------- task side
 def options_json(options: MigrateOptions) -> dict[str, object]:
     """What a partition task needs to rebuild the options: plain values (no frames, no DSN)."""
     return {
         "since": options.since.isoformat() if options.since else None,
         "until": options.until.isoformat() if options.until else None,
         "batch_size": options.batch_size,
-        "weights": options.weights.as_text(),
+        "weights": options.weights.as_text() if options.weights else None,
     }
 
 
@@ -180,95 +199,72 @@ def options_from_json(data: dict[str, Any]) -> MigrateOptions:
         until=parse_day(data["until"], "until"),
         batch_size=int(data["batch_size"]),
         workers=1,
-        weights=PerformanceWeights.parse(data["weights"]),
+        weights=PerformanceWeights.parse(data["weights"]) if data.get("weights") else None,
     )
 
 
-@task(name="migrate-partition", tags=[DB_TAG], cache_policy=NO_CACHE)
-def migrate_partition_task(
-    backfill_run_id: str, partition: dict[str, Any], options: dict[str, Any], dsn_secret_block: str | None
-) -> dict[str, object]:
-    logger = get_run_logger()
-    planned = run_ledger.PlannedBatch(**partition)
-    totals = migrate_partition(
-        resolve_flow_dsn(dsn_secret_block), options_from_json(options), backfill_run_id, planned, logger.info
-    )
-    return {"partition": planned.batch_no, "sessions": totals["sessions"]}
+IDENTITY_KEYS = ("host", "port", "dbname", "user")
 
 
-@flow(name="migrate-partitions")
-def run_partitions(
+def target_identity(dsn: ResolvedDsn) -> dict[str, str]:
+    """Which database a DSN points at, without its password: host, port, dbname, user (libpq's defaults filled)."""
+    params = {k: str(v) for k, v in conninfo_to_dict(dsn.conninfo).items() if v is not None}
+    return {
+        "host": params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST", "localhost"),
+        "port": params.get("port") or os.environ.get("PGPORT", "5432"),
+        "dbname": params.get("dbname") or params.get("user") or os.environ.get("PGDATABASE", ""),
+        "user": params.get("user") or os.environ.get("PGUSER", ""),
+    }
+
+
+def describe_identity(identity: dict[str, str]) -> str:
+    get = identity.get
+    return f"{get('user', '')}@{get('host', '')}:{get('port', '')}/{get('dbname', '')}"
+
+
+def check_same_target(dsn: ResolvedDsn, expected: dict[str, str]) -> None:
+    """Refuse, in one line, a worker whose own DSN points at another database than the backfill's."""
+    mine = target_identity(dsn)
+    if any(mine[k] != str(expected.get(k, "")) for k in IDENTITY_KEYS):
+        raise UsageError(
+            f"this worker's database ({describe_identity(mine)}, from {dsn.source}) is not the backfill's target "
+            f"({describe_identity(expected)})",
+            "set DATABASE_URL in the Dask/Prefect worker's environment to the target database (or pass the "
+            "dsn_secret_block that holds it) and run the same backfill again",
+        )
+
+
+def run_partition(
+    dsn: ResolvedDsn,
+    identity: dict[str, str],
     backfill_run_id: str,
-    partitions: list[dict[str, Any]],
+    partition: dict[str, Any],
     options: dict[str, Any],
-    workers: int,
-    dsn_secret_block: str | None = None,
-) -> list[dict[str, object]]:
-    """Submit the partitions with at most ``workers`` in flight (also on a shared Dask cluster)."""
-    in_flight: list[PrefectFuture[dict[str, object]]] = []
-    results: list[dict[str, object]] = []
-    for partition in partitions:
-        while len(in_flight) >= workers:
-            done = wait(in_flight, timeout=1).done
-            results.extend(f.result() for f in done)
-            in_flight = [f for f in in_flight if f not in done]
-        in_flight.append(migrate_partition_task.submit(backfill_run_id, partition, options, dsn_secret_block))
-    results.extend(f.result() for f in in_flight)
-    return results
-
-
-def task_runner(dask_address: str | None, workers: int) -> Any:
-    """Dask when an address is given (prefect-dask), else threads in this process."""
-    if dask_address:
-        from prefect_dask import DaskTaskRunner
-
-        return DaskTaskRunner(address=dask_address)
-    return ThreadPoolTaskRunner(max_workers=workers)
-
-
-def backfill(
-    since: date | None = None,
-    until: date | None = None,
-    batch_size: int = 5000,
-    workers: int = 2,
-    partitions: int | None = None,
-    weights: str | None = None,
-    dask_address: str | None = None,
-    dsn_secret_block: str | None = None,
+    log: Callable[[str], object],
 ) -> dict[str, object]:
-    """The backfill flow's body: plan (or resume) the partitions, run them concurrently, close the run."""
-    logger = get_run_logger()
-    options = MigrateOptions(
-        since=parse_day(since.isoformat(), "since") if since else None,
-        until=parse_day(until.isoformat(), "until") if until else None,
-        batch_size=batch_size,
-        workers=workers,
-        weights=PerformanceWeights.parse(weights) if weights else PerformanceWeights(),
-    )
-    dsn = resolve_flow_dsn(dsn_secret_block)
-    started = datetime.now().astimezone()
-    run_id, pending = start_backfill(dsn, options, partitions, workers, logger.info)
-    address = dask_address or os.environ.get(DASK_ADDRESS_ENV) or None
-    run_partitions.with_options(task_runner=task_runner(address, workers))(
-        run_id, [asdict(p) for p in pending], options_json(options), workers, dsn_secret_block
-    )
-    return finish_backfill(dsn, run_id, started)
+    """One partition task, where it runs: check the worker's DSN is the target, migrate the partition, report."""
+    check_same_target(dsn, identity)
+    planned = run_ledger.PlannedBatch(**partition)
+    started = time.perf_counter()
+    totals = migrate_partition(dsn, options_from_json(options), backfill_run_id, planned, log)
+    sessions = totals["sessions"]
+    in_range = int(sessions["in_range"])  # type: ignore[index]
+    log(f"partition {planned.batch_no} done: {in_range:,} sessions in {time.perf_counter() - started:,.1f} s")
+    return {"partition": planned.batch_no, "sessions": sessions, "processed": in_range}
 
 
-def run_partitioned_flow(dsn: ResolvedDsn, options: MigrateOptions, *, dask_address: str) -> dict[str, object]:
-    """``statsfirst migrate --dask-address``: the backfill flow on a Dask cluster, from the command line.
-
-    The partition tasks resolve the DSN where they run: the Dask workers need ``DATABASE_URL`` in their
-    environment (this process exports the one it resolved, for workers it starts itself).
-    """
-    os.environ.setdefault("DATABASE_URL", dsn.conninfo)
-    body = flow(name="backfill")(backfill)
-    result: dict[str, object] = body(
-        since=options.since.date() if options.since else None,
-        until=options.until.date() if options.until else None,
-        batch_size=options.batch_size,
-        workers=options.workers,
-        weights=options.weights.as_text(),
-        dask_address=dask_address,
+def sessions_in_range(dsn: ResolvedDsn, options: MigrateOptions) -> int | None:
+    """How many legacy sessions a (non-incremental) run of ``options`` covers: the total of its progress lines (None
+    without the legacy table: the run itself then says what is wrong)."""
+    key_range = KeyRange(
+        options.first_id or "00000000-0000-0000-0000-000000000000",
+        options.last_id or "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        options.since,
+        options.until,
     )
-    return result
+    query = sql.SQL("SELECT count(*) FROM ({}) planned").format(run_ledger.PLAN_QUERY)
+    with connection(dsn) as conn:
+        if not relation_exists(conn, LEGACY_SCHEMA, "c3d_metadata"):
+            return None
+        row = conn.execute(query, key_range.params()).fetchone()
+    return int(row[0]) if row else 0

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import polars as pl
@@ -14,11 +15,12 @@ import psycopg
 from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connect, connection
 from statsfirst.db.dsn import ResolvedDsn
-from statsfirst.db.migrations import LEGACY_SCHEMA, target_schema_for
+from statsfirst.db.migrations import LEGACY_SCHEMA, preflight, target_schema_for
 from statsfirst.errors import SchemaStateError
 from statsfirst.extract.legacy_reader import KeyRange, has_legacy_session_settings, read_batch
 from statsfirst.load.batch_loader import BatchOutcome, load_batch, split
 from statsfirst.pipeline import incremental, run_ledger
+from statsfirst.pipeline.configuration import TargetConfiguration, record_configuration, settle_configuration
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.summary import MigrationSummary
 from statsfirst.transform.normalize import NormalizeOptions, normalize_batch
@@ -27,6 +29,8 @@ from statsfirst.validate.run_checks import validate_tables
 
 Progress = Callable[[int], None]
 REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")
+FIRST_UUID = "00000000-0000-0000-0000-000000000000"
+LAST_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
 
 def check_legacy_tables(conn: psycopg.Connection) -> None:
@@ -38,6 +42,23 @@ def check_legacy_tables(conn: psycopg.Connection) -> None:
         )
 
 
+@dataclass
+class RunPlan:
+    """What one invocation of ``migrate`` does: its run, the batches left, and what it must record at the end."""
+
+    run_id: str | None
+    resumed: bool
+    planned: list[run_ledger.PlannedBatch]
+    pending: list[run_ledger.PlannedBatch]
+    committed: list[dict[str, object]]
+    configuration: TargetConfiguration
+    point: incremental.LegacyPoint
+    # incremental runs: only these sessions of a batch's span (None: every session of the span)
+    candidates: set[str] | None = None
+    # the run covers the whole legacy history up to ``point`` (incremental or unranged): it advances the mark
+    advances_mark: bool = False
+
+
 def migrate(
     dsn: ResolvedDsn,
     options: MigrateOptions,
@@ -46,69 +67,115 @@ def migrate(
     on_progress: Progress | None = None,
     log: Callable[[str], object] = print,
 ) -> MigrationSummary:
+    """The runbook: plan (or resume) the run, process its batches in parallel, close the run."""
     started = time.perf_counter()
     target_schema = target_schema_for(dsn)
-    run_time = datetime.now(UTC)
-    key_range_all = KeyRange(
-        options.first_id or "00000000-0000-0000-0000-000000000000",
-        options.last_id or "ffffffff-ffff-ffff-ffff-ffffffffffff",
-        options.since,
-        options.until,
-    )
-    candidates: set[str] | None = None  # None: every session of a batch's span
-    mark_to: incremental.Watermark | None = None
     with connection(dsn) as conn:
         conn.autocommit = True
         check_legacy_tables(conn)
+        preflight(conn, dsn, target_schema, writes=not options.dry_run)  # pooler and privileges, before any write
         refs = ReferenceData.load(conn)
         with_settings = has_legacy_session_settings(conn)
-        parameters = options.parameters(target_schema)
-        extra: dict[str, object] = {}
-        if options.incremental:
-            mark_from = incremental.read_watermark(conn, target_schema)
-            extra = {"watermark_from": mark_from.as_json()}
-        command_key = options.command_key(target_schema, extra)
-        run_id = None if options.dry_run else run_ledger.resumable_run(conn, command_key)
-        resumed = run_id is not None
-        if options.incremental:
-            # the mark is taken before the changes are read, so whatever moves in between is seen next time
-            mark_to = (
-                incremental.Watermark.from_json(run_ledger.run_parameters(conn, run_id).get("watermark_to"))
-                if run_id
-                else incremental.next_watermark(conn, with_settings)
-            )
-            changed = incremental.changed_sessions(conn, mark_from, with_settings)
-            planned = incremental.plan_changed(changed, options.batch_size)
-            changed_ids = changed.filter(pl.col("changed"))["id"]
-            candidates = None if len(changed_ids) == len(changed) else set(changed_ids.to_list())
-            del changed, changed_ids
-        else:
-            planned = run_ledger.plan_batches(conn, key_range_all, options.batch_size)
-        if options.dry_run:
-            pending = planned
-        elif run_id is None:
-            recorded = {**parameters, **extra, **({"watermark_to": mark_to.as_json()} if mark_to else {})}
-            run_id = run_ledger.create_run(conn, command_key, recorded, target_schema, planned)
-            pending = planned
-        committed: list[dict[str, object]] = []
-        if resumed:
-            assert run_id is not None
-            pending, committed = run_ledger.resume_state(conn, run_id)
-            log(f"resuming run {run_id}: {len(pending)} of {len(planned)} batches left")
-        summary = MigrationSummary(run_id=run_id, dry_run=options.dry_run, resumed=resumed)
-        for outcome in committed:
+        plan = _plan_run(conn, options, target_schema, with_settings, log)
+        summary = MigrationSummary(run_id=plan.run_id, dry_run=options.dry_run, resumed=plan.resumed)
+        for outcome in plan.committed:
             summary.add(outcome)
         if options.first_id is None and not (options.since or options.until):
-            summary.disappeared = incremental.disappeared(conn).as_json()
-            if summary.disappeared["sessions"] or summary.disappeared["analyses"]:
-                log(
-                    f"{summary.disappeared['sessions']} migrated session(s) and {summary.disappeared['analyses']} "
-                    "analysis row(s) are no longer in the legacy tables: reported, kept in the target"
-                )
-    summary.sessions_in_range = sum(b.session_count for b in planned)
+            summary.deleted_in_legacy = incremental.deleted_in_legacy(conn).as_json()
+            _log_deleted(summary.deleted_in_legacy, log)
+    summary.sessions_in_range = sum(b.session_count for b in plan.planned)
     if on_start:
-        on_start(summary.sessions_in_range - sum(b.session_count for b in pending))
-    normalize_options = NormalizeOptions(weights=options.weights, run_time=run_time)
+        on_start(summary.sessions_in_range - sum(b.session_count for b in plan.pending))
+    normalize_options = NormalizeOptions(
+        weights=plan.configuration.performance_weights,
+        run_time=datetime.now(UTC),
+        compliance_weights=plan.configuration.compliance_weights,
+    )
+    _process_batches(dsn, options, target_schema, plan, with_settings, refs, normalize_options, summary, on_progress)
+    summary.wall_seconds = time.perf_counter() - started
+    if plan.run_id and not options.dry_run:
+        with connection(dsn) as conn, conn.transaction():
+            run_ledger.finish_run(conn, plan.run_id, summary.as_json())
+            if plan.advances_mark:
+                incremental.store_watermark(conn, target_schema, plan.point, plan.run_id)
+    return summary
+
+
+def _plan_run(
+    conn: psycopg.Connection,
+    options: MigrateOptions,
+    target_schema: str,
+    with_settings: bool,
+    log: Callable[[str], object],
+) -> RunPlan:
+    """Settle the configuration, take the point of history, select the work, and create or resume the run."""
+    configuration, to_record = settle_configuration(conn, target_schema, options.weights, options.reweigh)
+    options = replace(options, weights=configuration.performance_weights)
+    # the point is taken before anything is read: whatever commits later is newer than it, so the next run sees it
+    point = incremental.current_legacy_point(conn)
+    extra: dict[str, object] = {}
+    mark: incremental.LegacyPoint | None = None
+    if options.incremental:
+        mark = incremental.read_watermark(conn, target_schema)
+        extra = {"watermark_from": mark.snapshot if mark else None}
+    command_key = options.command_key(target_schema, extra)
+    run_id = None if options.dry_run else run_ledger.resumable_run(conn, command_key)
+    resumed = run_id is not None
+    if run_id is not None:
+        recorded_point = run_ledger.run_snapshot(conn, run_id)
+        references = str(run_ledger.run_parameters(conn, run_id).get("references_hash") or "")
+        if recorded_point:
+            point = incremental.LegacyPoint(recorded_point, references)
+    candidates: set[str] | None = None
+    if options.incremental:
+        comparable = incremental.comparable(conn, mark, point)
+        changed = incremental.changed_sessions(conn, mark if comparable else None, with_settings)
+        planned = incremental.plan_changed(changed, options.batch_size)
+        changed_ids = changed.filter(pl.col("changed"))["id"]
+        candidates = None if len(changed_ids) == len(changed) else set(changed_ids.to_list())
+        del changed, changed_ids
+    else:
+        key_range = KeyRange(
+            options.first_id or FIRST_UUID, options.last_id or LAST_UUID, options.since, options.until
+        )
+        planned = run_ledger.plan_batches(conn, key_range, options.batch_size)
+    pending: list[run_ledger.PlannedBatch] = planned
+    committed: list[dict[str, object]] = []
+    if run_id is None and not options.dry_run:
+        recorded = {**options.parameters(target_schema), **extra, "references_hash": point.references_hash}
+        run_id = run_ledger.create_run(conn, command_key, recorded, target_schema, planned, point.snapshot)
+    elif run_id is not None:
+        pending, committed = run_ledger.resume_state(conn, run_id)
+        log(f"resuming run {run_id}: {len(pending)} of {len(planned)} batches left")
+    if to_record and not options.dry_run:
+        configuration = record_configuration(conn, target_schema, configuration, run_id, replace=options.reweigh)
+        log(f"recorded the configuration of target {target_schema!r}: {configuration.performance_weights.as_text()}")
+    covers_history = options.incremental or not (options.first_id or options.since or options.until)
+    return RunPlan(
+        run_id, resumed, planned, pending, committed, configuration, point, candidates, covers_history
+    )
+
+
+def _log_deleted(deleted: dict[str, object], log: Callable[[str], object]) -> None:
+    if deleted.get("sessions") or deleted.get("analyses"):
+        log(
+            f"deleted in legacy: {deleted['sessions']} migrated session(s) and {deleted['analyses']} analysis "
+            "row(s) are no longer in the legacy tables; reported, kept in the target"
+        )
+
+
+def _process_batches(
+    dsn: ResolvedDsn,
+    options: MigrateOptions,
+    target_schema: str,
+    plan: RunPlan,
+    with_settings: bool,
+    refs: ReferenceData,
+    normalize_options: NormalizeOptions,
+    summary: MigrationSummary,
+    on_progress: Progress | None,
+) -> None:
+    """Extract → normalize → validate → load each pending batch, ``options.workers`` at a time."""
     lock = threading.Lock()
     local = threading.local()
     opened: list[psycopg.Connection] = []
@@ -131,8 +198,8 @@ def migrate(
         conn = worker_connection()
         key_range = KeyRange(batch.first_id, batch.last_id, options.since, options.until)
         legacy = read_batch(conn, key_range, with_settings=with_settings)
-        if candidates is not None:
-            legacy = incremental.only_sessions(legacy, candidates)
+        if plan.candidates is not None:
+            legacy = incremental.only_sessions(legacy, plan.candidates)
         normalized = normalize_batch(legacy, refs, normalize_options)
         normalized.problems = normalized.problems.vstack(validate_tables(normalized.tables))
         read_count = len(normalized.session_ids)
@@ -142,6 +209,7 @@ def migrate(
         if options.dry_run:
             outcome = _dry_outcome(normalized)
         else:
+            run_id = plan.run_id
             assert run_id is not None
 
             def commit(c: psycopg.Connection, result: BatchOutcome) -> None:
@@ -156,22 +224,15 @@ def migrate(
 
     try:
         if options.workers == 1:
-            for batch in pending:
+            for batch in plan.pending:
                 process(batch)
         else:
             with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="statsfirst-batch") as pool:
-                for future in [pool.submit(process, b) for b in pending]:
+                for future in [pool.submit(process, b) for b in plan.pending]:
                     future.result()
     finally:
         for conn in opened:
             conn.close()
-    summary.wall_seconds = time.perf_counter() - started
-    if run_id and not options.dry_run:
-        with connection(dsn) as conn, conn.transaction():
-            run_ledger.finish_run(conn, run_id, summary.as_json())
-            if mark_to is not None:
-                incremental.store_watermark(conn, target_schema, mark_to, run_id)
-    return summary
 
 
 def _dry_outcome(normalized: object) -> BatchOutcome:

@@ -50,6 +50,14 @@ def run_parameters(conn: psycopg.Connection, run_id: str) -> dict[str, object]:
     return dict(row[0]) if row else {}
 
 
+def run_snapshot(conn: psycopg.Connection, run_id: str) -> str | None:
+    """The point of legacy history a run recorded when it was planned (a resumed run keeps it)."""
+    row = conn.execute(
+        "SELECT legacy_snapshot::text FROM statsfirst.migration_runs WHERE run_id = %s", (run_id,)
+    ).fetchone()
+    return row[0] if row else None
+
+
 def completed_since(conn: psycopg.Connection, command_key: str, started_at: object) -> dict[str, object] | None:
     """The totals of a run of ``command_key`` completed after ``started_at`` (another process did the work)."""
     row = conn.execute(
@@ -75,13 +83,15 @@ def create_run(
     parameters: dict[str, object],
     target_schema: str,
     batches: list[PlannedBatch],
+    legacy_snapshot: str | None = None,
 ) -> str:
+    """A new run with its planned batches; ``legacy_snapshot`` is the point of legacy history it covers."""
     run_id = str(uuid.uuid4())
     with conn.transaction():
         conn.execute(
-            "INSERT INTO statsfirst.migration_runs (run_id, command_key, parameters, target_schema, status) "
-            "VALUES (%s, %s, %s, %s, 'running')",
-            (run_id, command_key, json.dumps(parameters), target_schema),
+            "INSERT INTO statsfirst.migration_runs (run_id, command_key, parameters, target_schema, status, "
+            "legacy_snapshot) VALUES (%s, %s, %s, %s, 'running', %s::pg_snapshot)",
+            (run_id, command_key, json.dumps(parameters), target_schema, legacy_snapshot),
         )
         with (
             conn.cursor() as cur,

@@ -26,7 +26,7 @@ class MigrationSummary:
     # incremental runs: changed-looking sessions whose sources hash as before (nothing written)
     unchanged: int = 0
     # migrated legacy rows gone from the legacy tables: reported, never deleted from the target
-    disappeared: dict[str, Any] = field(default_factory=dict)
+    deleted_in_legacy: dict[str, Any] = field(default_factory=dict)
 
     def add(self, outcome: dict[str, Any]) -> None:
         self.migrated += int(outcome.get("migrated", 0))
@@ -57,7 +57,7 @@ class MigrationSummary:
             "quarantined_by_reason": dict(sorted(self.quarantined.items())),
             "skipped_by_reason": dict(sorted(self.skipped.items())),
             "unchanged": self.unchanged,
-            "disappeared": self.disappeared,
+            "deleted_in_legacy": self.deleted_in_legacy,
             "rows": {table: self.rows.get(table, 0) for table in TARGET_TABLES},
             "wall_seconds": round(self.wall_seconds, 3),
             "sessions_per_second": round(self.rate, 1),
@@ -70,16 +70,21 @@ class MigrationSummary:
         table.add_column("what")
         table.add_column("count", justify="right")
         table.add_row("legacy sessions in range", f"{self.sessions_in_range:,}")
-        table.add_row(f"{verb}migrated", f"{self.migrated:,}")
+        if self.unchanged:
+            # the sessions written (new or changed) and those already up to date are told apart
+            table.add_row(f"{verb}migrated: new or changed (written)", f"{self.migrated:,}")
+            table.add_row("migrated: unchanged (already up to date, nothing written)", f"{self.unchanged:,}")
+        else:
+            table.add_row(f"{verb}migrated", f"{self.migrated:,}")
         for reason, count in sorted(self.quarantined.items()):
             table.add_row(f"{verb}quarantined: {reason}", f"{count:,}")
         for reason, count in sorted(self.skipped.items()):
             table.add_row(f"{verb}skipped: {reason}", f"{count:,}")
-        if self.unchanged:
-            table.add_row("unchanged since last written (lineage hash)", f"{self.unchanged:,}")
-        if self.disappeared.get("sessions") or self.disappeared.get("analyses"):
-            table.add_row("gone from legacy (kept in target): sessions", f"{self.disappeared['sessions']:,}")
-            table.add_row("gone from legacy (kept in target): analyses", f"{self.disappeared['analyses']:,}")
+        if self.sessions_this_invocation == 0 and not self.resumed:
+            table.add_row("nothing to do (no session to process)", "")
+        if self.deleted_in_legacy.get("sessions") or self.deleted_in_legacy.get("analyses"):
+            table.add_row("deleted_in_legacy (kept in target): sessions", f"{self.deleted_in_legacy['sessions']:,}")
+            table.add_row("deleted_in_legacy (kept in target): analyses", f"{self.deleted_in_legacy['analyses']:,}")
         for name in TARGET_TABLES:
             note = " (no legacy source; stays empty)" if name == "export_history" else ""
             table.add_row(f"rows → {name}{note}", f"{self.rows.get(name, 0):,}")

@@ -15,18 +15,22 @@ import psycopg
 
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.queries import query
-from statsfirst.reconcile.report import ACCOUNTED_STATES, Mismatch, PipelineCounters, SessionCounts
+from statsfirst.reconcile.report import (
+    ACCOUNTED_STATES,
+    LastRun,
+    ListedSession,
+    Mismatch,
+    PipelineCounters,
+    SessionCounts,
+)
 
 SKIP_REASON = "not_yet_processed"
-ORPHAN_STATES = ("target_without_legacy_row", "quarantine_without_legacy_row")
 STATE_DETAILS = {
     "unaccounted": "in neither the target nor the quarantine, and not skipped by rule",
     "migrated_and_quarantined": "in the target and in an open quarantine entry",
     "skipped_but_migrated": "still pending/processing in the legacy system, yet in the target",
     "skipped_but_quarantined": "still pending/processing in the legacy system, yet in an open quarantine entry",
     "skipped_but_migrated_and_quarantined": "still pending/processing, yet in the target and in the quarantine",
-    "target_without_legacy_row": "in the target, but no legacy c3d_metadata row has this id",
-    "quarantine_without_legacy_row": "in an open quarantine entry, but no legacy c3d_metadata row has this id",
 }
 
 
@@ -38,11 +42,38 @@ class Accounting:
     skipped_reasons: dict[str, int]
     mismatches: list[Mismatch] = field(default_factory=list)
     mismatch_count: int = 0
+    listed: dict[str, list[ListedSession]] = field(default_factory=dict)
+    last_run: LastRun | None = None
 
 
-def build_accounting(conn: psycopg.Connection, options: ReconcileOptions) -> Accounting:
+def last_completed_point(conn: psycopg.Connection, target_schema: str) -> LastRun | None:
+    """The point of legacy history the target is known to cover: the watermark (the last run over the whole
+    history), else the newest completed run that recorded one (a backfill of a range)."""
+    row = conn.execute(
+        """
+        SELECT r.run_id::text, r.finished_at::text, w.legacy_snapshot::text
+        FROM statsfirst.watermarks w LEFT JOIN statsfirst.migration_runs r ON r.run_id = w.run_id
+        WHERE w.target_schema = %(target)s
+        UNION ALL
+        (SELECT r.run_id::text, r.finished_at::text, r.legacy_snapshot::text FROM statsfirst.migration_runs r
+         WHERE r.status = 'completed' AND r.target_schema = %(target)s AND r.legacy_snapshot IS NOT NULL
+         ORDER BY r.finished_at DESC LIMIT 1)
+        LIMIT 1
+        """,
+        {"target": target_schema},
+    ).fetchone()
+    return LastRun(row[0] or "", row[1], row[2]) if row else None
+
+
+def build_accounting(
+    conn: psycopg.Connection, options: ReconcileOptions, target_schema: str, with_settings: bool
+) -> Accounting:
     """Creates rc_scope and rc_accounting (used by every later step) and counts the states."""
-    conn.execute(query("scope", "scope"), options.range_params())
+    last_run = last_completed_point(conn, target_schema)
+    params = {**options.range_params(), "mark": last_run.legacy_snapshot if last_run else None}
+    conn.execute(query("scope", "scope"), params)
+    if with_settings:
+        conn.execute(query("scope", "arrived_settings"), params)
     conn.execute(query("scope", "accounting"))
     states: dict[str, int] = dict(
         conn.execute("SELECT state, count(*) FROM rc_accounting GROUP BY state ORDER BY state").fetchall()
@@ -58,39 +89,57 @@ def build_accounting(conn: psycopg.Connection, options: ReconcileOptions) -> Acc
         "WHERE state <> ALL(%s) ORDER BY session_id LIMIT %s",
         (list(ACCOUNTED_STATES), options.listed),
     ).fetchall()
-    orphans = conn.execute(query("scope", "orphans"), options.range_params()).fetchall()
-    for state, _, _ in orphans:
-        states[state] = states.get(state, 0) + 1
-    listed = sorted(unaccounted + orphans[: options.listed], key=lambda r: r[0])[: options.listed]
+    arrived = conn.execute(
+        "SELECT session_id::text, patient_code, created_at::text FROM rc_accounting "
+        "WHERE state = 'arrived_since_last_run' ORDER BY created_at, session_id LIMIT %s",
+        (options.listed,),
+    ).fetchall()
+    deleted = conn.execute(query("scope", "orphans"), options.range_params()).fetchall()
     mismatches = [
         Mismatch(kind="accounting", legacy_id=sid, patient_code=code, detail=f"{state}: {STATE_DETAILS[state]}")
-        for sid, state, code in listed
+        for sid, state, code in unaccounted
     ]
+    if deleted:
+        states["deleted_in_legacy"] = len(deleted)
     mismatched = sum(n for s, n in states.items() if s not in ACCOUNTED_STATES)
     sessions = SessionCounts(
-        legacy=sum(n for s, n in states.items() if s not in ORPHAN_STATES),
+        legacy=sum(n for s, n in states.items() if s != "deleted_in_legacy"),
         migrated=states.get("migrated", 0),
         quarantined=states.get("quarantined", 0),
         skipped=states.get("skipped", 0),
         mismatched=mismatched,
+        deleted_in_legacy=len(deleted),
+        arrived_since_last_run=states.get("arrived_since_last_run", 0),
     )
     skipped = {SKIP_REASON: sessions.skipped} if sessions.skipped else {}
-    return Accounting(sessions, states, reasons, skipped, mismatches, mismatched)
+    listed = {
+        "deleted_in_legacy": [
+            ListedSession(sid, code, at) for sid, code, at, _ in deleted[: options.listed]
+        ],
+        "arrived_since_last_run": [ListedSession(sid, code, at) for sid, code, at in arrived],
+    }
+    return Accounting(sessions, states, reasons, skipped, mismatches, mismatched, listed, last_run)
 
 
 def pipeline_counters(
     conn: psycopg.Connection, options: ReconcileOptions, target_schema: str, sessions: SessionCounts
 ) -> PipelineCounters | None:
-    """The latest completed run's totals, when that run covered exactly this range and target schema."""
+    """The latest completed run's totals, when that run covered exactly this range and target schema and the legacy
+    side has not moved since (nothing arrived or was deleted after it); otherwise its counts are not comparable."""
+    if sessions.arrived_since_last_run or sessions.deleted_in_legacy:
+        return None
     row = conn.execute(
         "SELECT run_id::text, parameters, totals FROM statsfirst.migration_runs WHERE status = 'completed' "
-        # incremental runs and the partitions of a backfill count only part of the range: not comparable
-        "AND NOT (parameters ? 'incremental' OR parameters ? 'first_id') "
-        "ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1"
+        "AND target_schema = %s ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1",
+        (target_schema,),
     ).fetchone()
     if row is None or row[2] is None:
         return None
     run_id, parameters, totals = row
+    parameters = parameters if isinstance(parameters, dict) else json.loads(parameters)
+    # incremental runs and the partitions of a backfill count only part of the range: not comparable
+    if "incremental" in parameters or "first_id" in parameters:
+        return None
     parameters = parameters if isinstance(parameters, dict) else json.loads(parameters)
     totals = totals if isinstance(totals, dict) else json.loads(totals)
     same_range = (
@@ -104,12 +153,3 @@ def pipeline_counters(
     migrated, quarantined, skipped = (int(claimed.get(k, 0)) for k in ("migrated", "quarantined", "skipped"))
     agrees = (migrated, quarantined, skipped) == (sessions.migrated, sessions.quarantined, sessions.skipped)
     return PipelineCounters(run_id, migrated, quarantined, skipped, agrees)
-
-
-def latest_weights(conn: psycopg.Connection) -> str | None:
-    """The performance weights of the latest completed migration run (a run parameter, stored on its ledger row)."""
-    row = conn.execute(
-        "SELECT parameters ->> 'weights' FROM statsfirst.migration_runs WHERE status = 'completed' "
-        "ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None

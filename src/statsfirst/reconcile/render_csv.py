@@ -1,4 +1,5 @@
-"""CSV: one row per patient, then one row per target table (a ``row_type`` column tells them apart)."""
+"""CSV: one row per patient, then one row per target table, then one row per listed session (held back for review,
+arrived since the last run, deleted in the old system); a ``row_type`` column tells them apart."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ COLUMNS = (
     "actual_rows",
     "delta",
     "delta_pct",
+    "state",
+    "patient_code",
+    "uploaded_at",
+    "reason",
 )
+# listed sessions in the CSV, by state (the period bounds are not sessions a reader acts on)
+SESSION_STATES = ("quarantined", "arrived_since_last_run", "deleted_in_legacy")
 
 
 def render_csv(report: ReconciliationReport) -> str:
@@ -52,4 +59,16 @@ def render_csv(report: ReconciliationReport) -> str:
                 "delta_pct": "" if t.delta_pct is None else t.delta_pct,
             }
         )
+    for state in SESSION_STATES:
+        for session in report.listed.get(state) or []:
+            writer.writerow(
+                {
+                    "row_type": "session",
+                    "name": session.legacy_id,
+                    "state": state,
+                    "patient_code": session.patient_code or "",
+                    "uploaded_at": session.uploaded_at or "",
+                    "reason": getattr(session, "reason", None) or "",
+                }
+            )
     return out.getvalue()

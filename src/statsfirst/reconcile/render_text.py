@@ -8,9 +8,30 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from statsfirst.reconcile.report import ReconciliationReport
+from statsfirst.reconcile.report import ACCOUNTED_STATES, ListedSession, ReconciliationReport
 from statsfirst.reconcile.wording import headline
 from statsfirst.transform.normalize import TARGET_TABLES
+
+ID_WIDTH = 36  # a legacy id (uuid) is never cut or wrapped
+LISTED_TITLES = (
+    ("arrived_since_last_run", "arrived since the last run"),
+    ("deleted_in_legacy", "deleted in the old system (kept in the target)"),
+)
+
+
+def _listed_count(report: ReconciliationReport, state: str) -> int:
+    return int(getattr(report.sessions, state, 0))
+
+
+def _sessions_table(title: str, sessions: list[ListedSession], count: int) -> Table:
+    shown = f"{title}: {count:,}" + (f", the first {len(sessions):,} listed" if count > len(sessions) else "")
+    table = Table(title=shown, show_header=True)
+    table.add_column("legacy id", no_wrap=True, min_width=ID_WIDTH)
+    table.add_column("patient", no_wrap=True)
+    table.add_column("uploaded (UTC)", no_wrap=True)
+    for session in sessions:
+        table.add_row(session.legacy_id, session.patient_code or "", (session.uploaded_at or "")[:19])
+    return table
 
 
 def summary_renderable(report: ReconciliationReport) -> Group:
@@ -24,8 +45,12 @@ def summary_renderable(report: ReconciliationReport) -> Group:
         sessions.add_row(f"quarantined: {reason}", f"{n:,}")
     for reason, n in sorted(report.skipped_reasons.items()):
         sessions.add_row(f"skipped: {reason}", f"{n:,}")
+    if s.arrived_since_last_run:
+        sessions.add_row("arrived since the last run (the next run picks them up)", f"{s.arrived_since_last_run:,}")
+    if s.deleted_in_legacy:
+        sessions.add_row("deleted in the old system (kept in the target)", f"{s.deleted_in_legacy:,}")
     for state, n in sorted(report.states.items()):
-        if state not in ("migrated", "quarantined", "skipped"):
+        if state not in ACCOUNTED_STATES:
             sessions.add_row(Text(f"MISMATCH: {state}", style="bold red"), f"{n:,}")
     c = report.completeness
     sessions.add_row("overall score computable", f"{c.overall_score_computable:,} of {c.migrated:,}")
@@ -41,11 +66,15 @@ def summary_renderable(report: ReconciliationReport) -> Group:
         tables.add_row(t.name, f"{t.expected:,}", f"{t.actual:,}", f"{t.delta:+,}", pct, style=style)
 
     parts: list[object] = [sessions, tables]
+    for state, title in LISTED_TITLES:
+        listed_sessions = report.listed.get(state) or []
+        if listed_sessions:
+            parts.append(_sessions_table(title, listed_sessions, _listed_count(report, state)))
     if report.mismatches:
         listed = Table(title="first mismatches", show_header=True)
-        listed.add_column("kind")
-        listed.add_column("legacy id")
-        listed.add_column("patient")
+        listed.add_column("kind", no_wrap=True)
+        listed.add_column("legacy id", no_wrap=True, min_width=ID_WIDTH)
+        listed.add_column("patient", no_wrap=True)
         listed.add_column("detail", overflow="fold")
         for m in report.mismatches:
             listed.add_row(m.kind, m.legacy_id or "", m.patient_code or "", m.detail)
@@ -55,8 +84,8 @@ def summary_renderable(report: ReconciliationReport) -> Group:
     return Group(*parts)  # type: ignore[arg-type]
 
 
-def render_text(report: ReconciliationReport, width: int = 120) -> str:
-    """Plain text (no colour codes), for ``--output`` files."""
+def render_text(report: ReconciliationReport, width: int = 240) -> str:
+    """Plain text (no colour codes), for ``--output`` files (wide enough that no id is cut)."""
     buffer = io.StringIO()
     Console(file=buffer, width=width, color_system=None, force_terminal=False).print(summary_renderable(report))
     return buffer.getvalue()

@@ -12,7 +12,12 @@ from typing import Any
 
 from statsfirst.transform.normalize import TARGET_TABLES
 
-ACCOUNTED_STATES = ("migrated", "quarantined", "skipped")
+# Every state a legacy session (or a migrated session whose legacy row is gone) can be in without being a mismatch.
+# deleted_in_legacy: migrated, then deleted from the legacy tables (kept in the target, mapping.md).
+# arrived_since_last_run: created or changed in legacy after the point of history the last completed run covered;
+# the next run picks it up, so it is listed and accounted, not compared.
+ACCOUNTED_STATES = ("migrated", "quarantined", "skipped", "deleted_in_legacy", "arrived_since_last_run")
+LISTED_STATES = ("deleted_in_legacy", "arrived_since_last_run")
 
 
 @dataclass
@@ -22,6 +27,28 @@ class SessionCounts:
     quarantined: int = 0
     skipped: int = 0
     mismatched: int = 0
+    # migrated sessions whose legacy row is gone (not part of ``legacy``: the legacy tables no longer hold them)
+    deleted_in_legacy: int = 0
+    # legacy sessions created or changed after the last completed run (part of ``legacy``)
+    arrived_since_last_run: int = 0
+
+
+@dataclass
+class ListedSession:
+    """A session named in an accounted state the reader should know about (ids and codes only, never names)."""
+
+    legacy_id: str
+    patient_code: str | None
+    uploaded_at: str | None
+
+
+@dataclass
+class LastRun:
+    """The completed migration run whose point of legacy history the reconciliation measured arrivals against."""
+
+    run_id: str
+    finished_at: str | None
+    legacy_snapshot: str
 
 
 @dataclass
@@ -133,10 +160,20 @@ class ReconciliationReport:
     mismatch_counts: dict[str, int]
     mismatches: list[Mismatch]
     wall_seconds: float = 0.0
+    # per state of LISTED_STATES: the sessions in it (at most ReconcileOptions.listed each; the count is complete)
+    listed: dict[str, list[ListedSession]] = field(default_factory=dict)
+    last_run: LastRun | None = None
+    # the target's recorded configuration as (what, value) rows (pipeline/configuration.py)
+    configuration: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def found_legacy_sessions(self) -> bool:
+        """False when no legacy session is in scope: a wrong DSN or range must not look healthy."""
+        return self.sessions.legacy > 0 or self.sessions.deleted_in_legacy > 0
 
     @property
     def reconciled(self) -> bool:
-        return not any(self.mismatch_counts.values())
+        return self.found_legacy_sessions and not any(self.mismatch_counts.values())
 
     def table(self, name: str) -> TableCount:
         return next(t for t in self.tables if t.name == name)
@@ -152,6 +189,8 @@ class ReconciliationReport:
                 "target_schema": self.target_schema,
                 "weights": self.weights,
                 "legacy_session_settings": self.legacy_session_settings,
+                "configuration": dict(self.configuration),
+                "last_run": asdict(self.last_run) if self.last_run else None,
             },
             "sessions": asdict(self.sessions),
             "states": dict(self.states),
@@ -173,5 +212,6 @@ class ReconciliationReport:
             "pipeline_counters": asdict(self.pipeline_counters) if self.pipeline_counters else None,
             "mismatch_counts": dict(self.mismatch_counts),
             "mismatches": [asdict(m) for m in self.mismatches],
+            "listed": {state: [asdict(s) for s in sessions] for state, sessions in self.listed.items()},
             "wall_seconds": round(self.wall_seconds, 3),
         }

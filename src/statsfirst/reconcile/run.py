@@ -10,13 +10,13 @@ import psycopg
 from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connection
 from statsfirst.db.dsn import ResolvedDsn
-from statsfirst.db.migrations import target_schema_for
+from statsfirst.db.migrations import check_pipeline_privileges, target_schema_for
 from statsfirst.errors import ConnectionProblem, SchemaStateError
-from statsfirst.reconcile import accounting, completeness, tables, values
+from statsfirst.pipeline.configuration import TargetConfiguration, read_configuration
+from statsfirst.reconcile import accounting, completeness, held_back, tables, values
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.report import Mismatch, ReconciliationReport
 from statsfirst.reconcile.snapshot import snapshot
-from statsfirst.transform.scoring import COMPONENTS, PerformanceWeights
 
 REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")  # in schema public
 
@@ -27,6 +27,7 @@ def reconcile(dsn: ResolvedDsn, options: ReconcileOptions) -> ReconciliationRepo
     try:
         with connection(dsn, application_name="statsfirst-reconcile") as conn, snapshot(conn, target_schema):
             report = _reconcile(conn, options, target_schema)
+            held_back.attach(conn, report)  # the clinicians' lists, in the same snapshot (reconcile/held_back.py)
     except psycopg.OperationalError as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConnectionProblem(
@@ -38,6 +39,7 @@ def reconcile(dsn: ResolvedDsn, options: ReconcileOptions) -> ReconciliationRepo
 
 
 def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schema: str) -> ReconciliationReport:
+    check_pipeline_privileges(conn, "reconcile", target_schema, writes=False)  # one line naming a missing privilege
     missing = [t for t in REQUIRED_LEGACY if not relation_exists(conn, "public", t)]
     if missing:
         raise SchemaStateError(
@@ -45,12 +47,12 @@ def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schem
             "point --dsn/DATABASE_URL at the legacy database",
         )
     with_settings = relation_exists(conn, "public", "session_settings") and _is_legacy_settings(conn)
-    weights_text = accounting.latest_weights(conn)
-    weights = PerformanceWeights.parse(weights_text) if weights_text else PerformanceWeights()
+    # the target's recorded configuration, never a run's parameters (nothing recorded yet: nothing was migrated)
+    configuration = read_configuration(conn, target_schema) or TargetConfiguration()
 
-    booked = accounting.build_accounting(conn, options)
+    booked = accounting.build_accounting(conn, options, target_schema, with_settings)
     counters = accounting.pipeline_counters(conn, options, target_schema, booked.sessions)
-    tables.build_expected(conn, {f"w_{c}": float(getattr(weights, c)) for c in COMPONENTS}, with_settings)
+    tables.build_expected(conn, configuration.reconcile_params(), with_settings)
     values.build_actual(conn)
     counts = tables.count_tables(conn)
     row_mismatches = tables.table_mismatches(counts)
@@ -82,7 +84,7 @@ def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schem
         target_schema=target_schema,
         since=options.since.isoformat() if options.since else None,
         until=options.until.isoformat() if options.until else None,
-        weights=weights.as_text(),
+        weights=configuration.performance_weights.as_text(),
         legacy_session_settings=with_settings,
         sessions=booked.sessions,
         states=booked.states,
@@ -95,6 +97,9 @@ def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schem
         pipeline_counters=counters,
         mismatch_counts=mismatch_counts,
         mismatches=mismatches,
+        listed=booked.listed,
+        last_run=booked.last_run,
+        configuration=configuration.as_rows(),
     )
 
 

@@ -17,7 +17,7 @@ NO_LEGACY_SOURCE = ("export_history",)
 SESSION_KEY = {"therapy_sessions": "id"}
 
 
-def build_expected(conn: psycopg.Connection, weights: dict[str, float], with_settings: bool) -> None:
+def build_expected(conn: psycopg.Connection, configuration: dict[str, float], with_settings: bool) -> None:
     """Runs expected.sql: rc_expected, rc_current, rc_settings, rc_linked, rc_channel and the rc_exp_* tables.
 
     Legacy numbers are read with a fast float8 cast; the rare legacy number beyond float8's range makes a step fail,
@@ -26,7 +26,8 @@ def build_expected(conn: psycopg.Connection, weights: dict[str, float], with_set
     for name in names("expected"):
         if name == ("no_linked_settings" if with_settings else "linked_settings"):
             continue
-        params = weights if "%(w_" in text("expected", name) else None
+        # the recorded configuration (weights, defaults) as named parameters: the SQL restates none of it
+        params = configuration if "%(" in text("expected", name) else None
         try:
             with conn.transaction():
                 conn.execute(query("expected", name), params)
@@ -39,10 +40,18 @@ def count_tables(conn: psycopg.Connection) -> list[TableCount]:
     counts = []
     for table in TARGET_TABLES:
         key = sql.Identifier(SESSION_KEY.get(table, "session_id"))
+        # the sessions in scope, less those that arrived after the last run (not expected yet); cache rows of
+        # analyses deleted in legacy are kept in the target and not counted (deleted_in_legacy)
+        kept = (
+            sql.SQL(" AND EXISTS (SELECT 1 FROM public.analysis_results a WHERE a.id = t.id)")
+            if table == "signal_processing_cache"
+            else sql.SQL("")
+        )
         actual = conn.execute(
-            sql.SQL("SELECT count(*) FROM {table} t JOIN rc_scope s ON s.session_id = t.{key}").format(
-                table=sql.Identifier(table), key=key
-            )
+            sql.SQL(
+                "SELECT count(*) FROM {table} t JOIN rc_accounting s ON s.session_id = t.{key} "
+                "WHERE s.state <> 'arrived_since_last_run'{kept}"
+            ).format(table=sql.Identifier(table), key=key, kept=kept)
         ).fetchone()
         if table in NO_LEGACY_SOURCE:
             counts.append(TableCount(table, 0, int(actual[0]) if actual else 0, compared=False))

@@ -37,7 +37,10 @@ QUARANTINE: dict[str, Explanation] = {
     "malformed_analytics": Explanation(
         "The stored EMG analysis is not readable.", "Re-process the recording in the old system."
     ),
-    "malformed_json": Explanation("Part of the stored EMG analysis is not readable.", "Re-process the recording."),
+    "unknown_processing_status": Explanation(
+        "The old system recorded no processing status for the upload, so it is unknown whether it was processed.",
+        "Set the status in the old system (or re-process the recording), then run statsfirst migrate again.",
+    ),
     "conflicting_sides": Explanation(
         "Two channels are mapped to the same leg.", "Correct the channel-to-muscle mapping of the session."
     ),
@@ -94,11 +97,13 @@ ACCOUNTING: dict[str, Explanation] = {
     "skipped_but_migrated_and_quarantined": Explanation(
         "Still being processed, yet both migrated and held back.", "Ask the data team to inspect it."
     ),
-    "target_without_legacy_row": Explanation(
-        "In the new system, but the old system no longer has the recording.", "Ask the data team to inspect it."
+    "deleted_in_legacy": Explanation(
+        "Migrated earlier, then deleted from the old system (e.g. a clean-up). The new system keeps it.",
+        "Nothing to do; if the deletion was a mistake, the session is still in the new system.",
     ),
-    "quarantine_without_legacy_row": Explanation(
-        "Held back for review, but the old system no longer has the recording.", "Ask the data team to inspect it."
+    "arrived_since_last_run": Explanation(
+        "Uploaded or changed in the old system after the last migration run.",
+        "Nothing to do: the next migration run picks it up.",
     ),
 }
 
@@ -110,9 +115,18 @@ def explain(table: dict[str, Explanation], code: str) -> Explanation:
 def headline(report: ReconciliationReport) -> str:
     """The one sentence a clinician reads first."""
     s = report.sessions
+    if not report.found_legacy_sessions:
+        return (
+            "No legacy session was found in scope: the database (or the date range) holds no recordings, so "
+            "nothing could be checked. Check the connection and the range."
+        )
     parts = (
         f"{s.migrated:,} migrated, {s.quarantined:,} held back for review, {s.skipped:,} not yet processed"
     )
+    if s.arrived_since_last_run:
+        parts += f", {s.arrived_since_last_run:,} arrived since the last run"
+    if s.deleted_in_legacy:
+        parts += f"; {s.deleted_in_legacy:,} deleted in the old system and kept"
     if s.mismatched == 0:
         first = f"All {s.legacy:,} sessions are accounted for: {parts}."
     else:

@@ -2,13 +2,19 @@
 
 Side: first channel key in sorted order = left, second = right (legacy convention); a linked
 channel_muscle_mapping naming Left/Right overrides it; further channels get no side. Target T for the completion
-rate: the channel's expected_contractions, else the linked setting, else 12 (configured default).
+rate (mapping.md §session_settings): the linked ``session_expected_contractions_ch1``/``_ch2`` of the channel,
+else ``session_expected_contractions`` / 2, else the analysis' expected_contractions, else 12 (configured default).
+MVC threshold in force: the channel's ``session_mvc_threshold_percentages`` entry, else
+``session_mvc_threshold_percentage`` (both percent, / 100), else 0.75; it also reverses mvc_peak_value. Duration
+threshold: the analysis' duration_threshold_actual_value, else ``contraction_duration_threshold`` (both ms, / 1000),
+else 2.0 s.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from statsfirst.transform.linked_settings import channel_entries
 from statsfirst.transform.scoring import (
     DEFAULT_DURATION_THRESHOLD_SECONDS,
     DEFAULT_MVC_THRESHOLD_PERCENTAGE,
@@ -44,9 +50,15 @@ def build_emg_statistics(
     ordered = channels.sort(["session_id", "channel_name"]).with_columns(
         pl.int_range(pl.len()).over("session_id").alias("_position")
     )
-    linked = settings.select("session_id", "mapping_ch1", "mapping_ch2", "expected_ch1", "expected_ch2")
-    frame = ordered.join(linked, on="session_id", how="left").join(
-        sessions.select("session_id", "processed_at"), on="session_id", how="left"
+    linked = settings.select(
+        "session_id", "mapping_ch1", "mapping_ch2", "expected_ch1", "expected_ch2", "expected_total",
+        "mvc_threshold_pct", "duration_threshold_ms_setting",
+    )
+    frame = (
+        ordered.join(linked, on="session_id", how="left")
+        .join(channel_entries(settings, "threshold_entries", "channel_threshold_pct"),
+              on=["session_id", "channel_name"], how="left")
+        .join(sessions.select("session_id", "processed_at"), on="session_id", how="left")
     )
     mapped_side = (
         pl.when(pl.col("channel_name") == "CH1")
@@ -71,12 +83,21 @@ def build_emg_statistics(
     )
     frame = frame.with_columns(
         pl.coalesce(mapped_side, default_side).alias("side"),
-        pl.coalesce("expected_contractions", linked_target, pl.lit(float(DEFAULT_TARGET_CONTRACTIONS))).alias(
-            "target_contractions"
-        ),
-        pl.lit(DEFAULT_MVC_THRESHOLD_PERCENTAGE).alias("mvc_threshold_percentage"),
         pl.coalesce(
-            pl.col("duration_threshold_actual_value") / 1000.0, pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS)
+            linked_target,
+            pl.col("expected_total") / 2.0,
+            "expected_contractions",
+            pl.lit(float(DEFAULT_TARGET_CONTRACTIONS)),
+        ).alias("target_contractions"),
+        pl.coalesce(
+            pl.col("channel_threshold_pct") / 100.0,
+            pl.col("mvc_threshold_pct") / 100.0,
+            pl.lit(DEFAULT_MVC_THRESHOLD_PERCENTAGE),
+        ).alias("mvc_threshold_percentage"),
+        pl.coalesce(
+            pl.col("duration_threshold_actual_value") / 1000.0,
+            pl.col("duration_threshold_ms_setting") / 1000.0,
+            pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS),
         ).alias("duration_threshold_seconds"),
     )
     total = pl.col("contraction_count")
@@ -93,7 +114,9 @@ def build_emg_statistics(
         "session_id",
         "channel_name",
         "side",
-        (pl.col("mvc_threshold_actual_value") / pl.col("mvc_threshold_percentage")).alias("mvc_peak_value"),
+        # x · (1 / threshold), spelled out: polars divides by a column that is one repeated value (no setting in
+        # the batch) as a multiplication by its reciprocal, so the explicit form gives the same bits either way
+        (pl.col("mvc_threshold_actual_value") * (1.0 / pl.col("mvc_threshold_percentage"))).alias("mvc_peak_value"),
         pl.lit(None, dtype=pl.Float64).alias("mvc_rms_value"),
         pl.lit(None, dtype=pl.Float64).alias("mvc_confidence_score"),
         pl.col("mvc_estimation_method").replace_strict(MVC_METHODS, default=None).alias("mvc_calculation_method"),

@@ -25,7 +25,7 @@ from statsfirst.transform.references import ReferenceData, resolve_references
 from statsfirst.transform.scoring import ComplianceWeights, PerformanceWeights
 from statsfirst.transform.session_settings import build_session_settings
 from statsfirst.transform.signal_processing_cache import build_signal_processing_cache
-from statsfirst.transform.therapy_sessions import build_therapy_sessions
+from statsfirst.transform.therapy_sessions import PLAUSIBLE_RANGES, build_therapy_sessions, implausible
 
 NOT_YET_PROCESSED = ("pending", "processing")
 TARGET_TABLES = (
@@ -80,6 +80,7 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
         _analysis_problems(analyses),
         _game_point_problems(active),
         _status_problems(active),
+        _implausible_metadata_problems(active),
         _timestamp_problems(active, "therapy_sessions"),
         _timestamp_problems(analyses, "signal_processing_cache"),
         _timestamp_problems(settings_rows, "session_settings"),
@@ -88,8 +89,9 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
     current = (
         channels.select("session_id", "analysis_id")
         .unique("session_id")
-        .join(analyses.select("analysis_id", "processing_version", "processing_time_ms"), on="analysis_id")
+        .join(analyses.select("analysis_id", "processing_time_ms"), on="analysis_id")
         .drop("analysis_id")
+        .join(_newest_analysis_versions(analyses), on="session_id", how="full", coalesce=True)
     )
     decoded = decoded.join(
         analyses.select("analysis_id", "processing_version", "processing_time_ms"), on="analysis_id", how="left"
@@ -110,11 +112,11 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
             emg, bfr, settings, therapy_sessions, game_points, options.weights
         ),
         "bfr_monitoring": bfr,
-        "session_settings": build_session_settings(active_ids, settings, bfr, options.weights),
+        "session_settings": build_session_settings(active_ids, settings, bfr, emg, options.weights),
         "signal_processing_cache": build_signal_processing_cache(
             analyses, channels["analysis_id"].unique(), options.run_time
         ),
-        "processing_parameters": build_processing_parameters(decoded, therapy_sessions),
+        "processing_parameters": build_processing_parameters(decoded, therapy_sessions, settings),
     }
     return NormalizedBatch(
         tables=tables,
@@ -124,6 +126,34 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
         session_ids=sessions["session_id"].to_list(),
         residuals=build_analysis_residuals(channels),
     )
+
+
+def _newest_analysis_versions(analyses: pl.DataFrame) -> pl.DataFrame:
+    """session_id, processing_version of the session's newest analysis row (created_at DESC, id DESC), whatever
+    its analytics_data holds: a session whose only analysis is ``{}`` was still processed by that version."""
+    return (
+        analyses.sort(["created_at", "analysis_id"], descending=True, nulls_last=False)
+        .unique("session_id", keep="first", maintain_order=True)
+        .select("session_id", "processing_version")
+    )
+
+
+def _implausible_metadata_problems(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Plausibility (mapping.md §therapy_sessions): a sampling_rate outside (0, 100 000] Hz, a duration_seconds
+    outside (0, 86 400] s or a negative frame_count means the file was not a readable C3D (legacy 0 stays unknown)."""
+    frames = [
+        problems_from(
+            sessions.filter(implausible(column)),
+            stage="normalize",
+            table="therapy_sessions",
+            column=pl.lit(column),
+            check=f"plausible_{column}",
+            value=pl.col(column),
+            reason="implausible_metadata",
+        )
+        for column in PLAUSIBLE_RANGES
+    ]
+    return pl.concat(frames)
 
 
 def _analysis_problems(analyses: pl.DataFrame) -> pl.DataFrame:
@@ -240,7 +270,14 @@ def _lineage(sessions: pl.DataFrame, analyses: pl.DataFrame, settings: pl.DataFr
         "patient_resolution",
         "linked_settings",
         pl.concat_str(
-            [pl.col("c3d_hash"), pl.col("_analysis_hashes").fill_null(""), pl.col("params").fill_null("")],
+            # who the session resolves to is part of its source: a newly registered patient changes the target
+            [
+                pl.col("c3d_hash"),
+                pl.col("_analysis_hashes").fill_null(""),
+                pl.col("params").fill_null(""),
+                pl.col("patient_code").fill_null(""),
+                pl.col("therapist_uuid").fill_null(""),
+            ],
             separator="#",
         ).alias("source_fingerprint"),
     )

@@ -76,6 +76,11 @@ class PerformanceWeights:
         return json.dumps({c: getattr(self, c) for c in COMPONENTS}, separators=(",", ":"))
 
 
+# The migration's default (metricsDefinitions' current weights): legacy data never has game points, so a non-zero
+# game weight would leave every overall score NULL. The plan's 0.40/0.25/0.20/0.15 stay the column default.
+MIGRATION_DEFAULT_WEIGHTS = PerformanceWeights(compliance=0.50, symmetry=0.25, effort=0.25, game=0.0)
+
+
 @dataclass(frozen=True)
 class ComplianceWeights:
     """w_comp, w_int, w_dur of the per-muscle compliance score (1/3 each by default)."""
@@ -88,10 +93,13 @@ class ComplianceWeights:
 def completion_rate(total: pl.Expr, target: pl.Expr) -> pl.Expr:
     """R_comp = min(total / T, 1); NULL when the count is not recorded or T is not positive.
 
-    (``min_horizontal`` skips nulls, so without the guard a missing count would read as complete.)
+    (``min_horizontal`` skips nulls, so without the guard a missing count would read as complete.) Written
+    total · (1 / T): polars divides by a column that is one repeated value (every T the default) as a multiplication
+    by its reciprocal, so the explicit form gives the same bits whatever the batch holds (the reconciliation's SQL
+    computes it so too).
     """
     known = total.is_not_null() & target.is_not_null() & (target > 0)
-    return pl.when(known).then(pl.min_horizontal(total / target, pl.lit(1.0)))
+    return pl.when(known).then(pl.min_horizontal(total * (1.0 / target), pl.lit(1.0)))
 
 
 def quality_rate(good: pl.Expr, total: pl.Expr) -> pl.Expr:

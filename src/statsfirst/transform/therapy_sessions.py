@@ -1,6 +1,8 @@
 """therapy_sessions ← c3d_metadata (mapping.md §therapy_sessions).
 
-Legacy 0 / [] / NULL mean unknown → NULL; the 33 Hz point rate is kept as the legacy row says it.
+Legacy 0 / [] / NULL mean unknown → NULL; the 33 Hz point rate is kept as the legacy row says it. A header value
+outside its plausible range (mapping.md "Plausibility") holds the session back as ``implausible_metadata``
+(normalize.py); the value is not carried into the frame, so that one named reason is all the session gets.
 """
 
 from __future__ import annotations
@@ -10,8 +12,29 @@ import polars as pl
 SESSION_TYPES = ("baseline", "training", "assessment")
 
 
+# (exclusive lower bound, inclusive upper bound) of a readable C3D's header values; legacy 0 means unknown
+PLAUSIBLE_RANGES: dict[str, tuple[float, float | None]] = {
+    "sampling_rate": (0.0, 100_000.0),  # Hz
+    "duration_seconds": (0.0, 86_400.0),  # s
+    "frame_count": (-1.0, None),  # a count: negative is impossible
+}
+
+
+def implausible(column: str) -> pl.Expr:
+    """The legacy header value is set, not the 'unknown' 0, and outside its plausible range (NaN and ±inf too)."""
+    low, high = PLAUSIBLE_RANGES[column]
+    value = pl.col(column).cast(pl.Float64)
+    outside = value.is_nan() | value.is_infinite() | (value <= low)
+    if high is not None:
+        outside = outside | (value > high)
+    return (value.is_not_null() & (value != 0) & outside).fill_null(False)
+
+
 def _known_positive(column: str) -> pl.Expr:
-    return pl.when(pl.col(column) == 0).then(None).otherwise(pl.col(column))
+    known = pl.when(pl.col(column) == 0).then(None).otherwise(pl.col(column))
+    if column in PLAUSIBLE_RANGES:
+        return pl.when(implausible(column)).then(None).otherwise(known)
+    return known
 
 
 def build_therapy_sessions(sessions: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:

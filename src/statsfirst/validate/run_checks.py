@@ -20,7 +20,7 @@ REASONS = {
 
 
 def _reason(check: pl.Expr) -> pl.Expr:
-    """The reason code of a failed check (a cross-column ``a_le_b`` check, else by the check's name)."""
+    """The reason code of a failed check (a cross-column ``a_le_b``/``a_lt_b`` check, else by the check's name)."""
     reason = pl.lit("out_of_range")
     for prefix, code in reversed(REASONS.items()):
         reason = pl.when(check.str.starts_with(prefix)).then(pl.lit(code)).otherwise(reason)
@@ -29,7 +29,7 @@ def _reason(check: pl.Expr) -> pl.Expr:
         .then(pl.lit("count_exceeds_total"))
         .otherwise(pl.lit("inconsistent_values"))
     )
-    return pl.when(check.str.contains("_le_", literal=True)).then(cross_column).otherwise(reason)
+    return pl.when(check.str.contains("_(le|lt)_")).then(cross_column).otherwise(reason)
 
 
 def validate_tables(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -58,7 +58,7 @@ def validate_tables(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
                     pl.lit("validate").alias("stage"),
                     pl.lit(table).alias("table"),
                     pl.when(pl.col("schema_context") == "DataFrameSchema")
-                    .then(pl.col("check").str.split("_le_").list.first())
+                    .then(pl.col("check").str.replace("_(le|lt)_.*$", ""))
                     .otherwise(pl.col("column"))
                     .alias("column"),
                     pl.col("check"),

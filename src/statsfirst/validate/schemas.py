@@ -218,8 +218,33 @@ BFR_MONITORING = pa.DataFrameSchema(
     name="bfr_monitoring",
 )
 
+def _lt(smaller: str, larger: str) -> pa.Check:
+    def check(d: pa.PolarsData) -> pl.LazyFrame:
+        s, g = pl.col(smaller), pl.col(larger)
+        return d.lazyframe.select((s < g) | s.is_null() | g.is_null())
+
+    return pa.Check(check, name=f"{smaller}_lt_{larger}")
+
+
+def threshold_fraction(name: str, nullable: bool = False) -> pa.Column:
+    """An MVC threshold as a fraction in (0, 1] (the legacy percent / 100)."""
+    return pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(1.0)], nullable=nullable, name=name)
+
+
 SESSION_SETTINGS = pa.DataFrameSchema(
     {
+        "mvc_threshold_percentage": threshold_fraction("mvc_threshold_percentage"),
+        "duration_threshold_seconds": pa.Column(pl.Float64, pa.Check.gt(0.0)),
+        "target_contractions_per_muscle": pa.Column(
+            pl.Float64,
+            [
+                pa.Check.gt(0.0),
+                pa.Check.le(INT4_MAX),
+                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
+            ],
+        ),
+        "mvc_user_left": non_negative("mvc_user_left"),
+        "mvc_user_right": non_negative("mvc_user_right"),
         "target_contractions_left": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
         "target_contractions_right": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
         "settings_source": pa.Column(pl.String, pa.Check.isin(("legacy", "default"))),
@@ -242,9 +267,12 @@ PROCESSING_PARAMETERS = pa.DataFrameSchema(
             nullable=True,
         ),
         "smoothing_window_ms": positive("smoothing_window_ms"),
+        "mvc_threshold_percentage": threshold_fraction("mvc_threshold_percentage", nullable=True),
         "duration_threshold_ms": positive("duration_threshold_ms"),
         "mvc_source": pa.Column(pl.String, pa.Check.isin(MVC_SOURCES), nullable=True),
     },
+    # the target CHECK: a band's low cut-off lies below its high cut-off whenever both are set
+    checks=[_lt("filter_low_cutoff_hz", "filter_high_cutoff_hz")],
     strict=False,
     name="processing_parameters",
 )

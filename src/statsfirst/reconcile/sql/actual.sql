@@ -75,7 +75,9 @@ SELECT t.session_id, t.id, t.processing_request_hash, t.processing_version, t.pr
        CASE WHEN t.expires_at IS NOT NULL AND t.expires_at <= now() THEN 'expired_by_now'
             WHEN t.cache_valid THEN 'valid'
             ELSE t.invalidated_reason END AS validity
-FROM signal_processing_cache t JOIN rc_compared c ON c.session_id = t.session_id;
+FROM signal_processing_cache t JOIN rc_compared c ON c.session_id = t.session_id
+-- an analysis row deleted in legacy keeps its cache row in the target (deleted_in_legacy): not compared
+WHERE EXISTS (SELECT 1 FROM public.analysis_results a WHERE a.id = t.id);
 
 -- name: act_processing_parameters
 CREATE TEMP TABLE rc_act_processing_parameters ON COMMIT DROP AS

@@ -47,7 +47,8 @@ SELECT CASE WHEN a.patient_code IS NOT NULL THEN a.patient_code
        count(*) FILTER (WHERE a.state = 'migrated') AS migrated,
        count(*) FILTER (WHERE a.state = 'quarantined') AS quarantined,
        count(*) FILTER (WHERE a.state = 'skipped') AS skipped,
-       count(*) FILTER (WHERE a.state NOT IN ('migrated', 'quarantined', 'skipped')) AS mismatched,
+       count(*) FILTER (WHERE a.state NOT IN ('migrated', 'quarantined', 'skipped', 'arrived_since_last_run'))
+           AS mismatched,
        count(*) FILTER (WHERE a.state = 'migrated' AND p.overall_performance_score IS NOT NULL) AS computable
 FROM rc_accounting a
 LEFT JOIN rc_exp_performance_scores p ON p.session_id = a.session_id

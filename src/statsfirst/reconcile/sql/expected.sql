@@ -6,13 +6,14 @@
 -- the pipeline implements it (src/statsfirst/transform/); the comments name the rule.
 
 -- name: expected_sessions
--- The sessions that should be in the target (the legacy c3d_metadata rows they come from).
+-- The sessions that should be in the target (the legacy c3d_metadata rows they come from); a session that
+-- arrived or changed after the last completed run is picked up by the next run, so it is not compared.
 CREATE TEMP TABLE rc_expected ON COMMIT DROP AS
 SELECT a.session_id, a.patient_code, c.session_id AS legacy_session_code, c.processing_version AS c3d_version,
        c.processed_at, c.duration_seconds, c.sampling_rate, c.game_metadata
 FROM rc_accounting a
 JOIN public.c3d_metadata c ON c.id = a.session_id
-WHERE NOT a.skip_rule AND NOT a.in_quarantine;
+WHERE NOT a.skip_rule AND NOT a.in_quarantine AND a.state <> 'arrived_since_last_run';
 CREATE UNIQUE INDEX ON rc_expected (session_id);
 
 -- name: current_analysis
@@ -26,6 +27,16 @@ JOIN rc_expected e ON e.session_id = a.c3d_metadata_id
 WHERE jsonb_typeof(a.analytics_data) = 'object' AND a.analytics_data <> '{}'::jsonb
 ORDER BY a.c3d_metadata_id, a.created_at DESC, a.id DESC;
 CREATE UNIQUE INDEX ON rc_current (analysis_id);
+
+-- name: newest_analysis_version
+-- therapy_sessions.processing_version: the newest analysis row's version (created_at DESC, id DESC), whatever its
+-- analytics_data holds (a `{}` analysis was still written by that version).
+CREATE TEMP TABLE rc_newest_version ON COMMIT DROP AS
+SELECT DISTINCT ON (a.c3d_metadata_id) a.c3d_metadata_id AS session_id, a.processing_version
+FROM public.analysis_results a
+JOIN rc_expected e ON e.session_id = a.c3d_metadata_id
+ORDER BY a.c3d_metadata_id, a.created_at DESC, a.id DESC;
+CREATE UNIQUE INDEX ON rc_newest_version (session_id);
 
 -- name: linked_settings
 -- The legacy session_settings row linked to a session: its session_id equals the legacy session_id or the
@@ -47,12 +58,21 @@ ORDER BY session_id, updated_at DESC NULLS LAST, user_id::text COLLATE "C", sett
 CREATE TEMP TABLE rc_settings (session_id uuid, params jsonb) ON COMMIT DROP;
 
 -- name: settings_fields
--- The parts of the linked params the mapping uses.
+-- The parts of the linked params the mapping uses, in the real app's units (percent, milliseconds, counts for
+-- both muscles together); the per-channel maps stay JSON objects, looked up by channel key.
 CREATE TEMP TABLE rc_linked ON COMMIT DROP AS
 SELECT session_id,
        pg_temp.rc_number(params -> 'post_session_rpe') AS rpe,
        pg_temp.rc_number(params -> 'session_expected_contractions_ch1') AS expected_ch1,
        pg_temp.rc_number(params -> 'session_expected_contractions_ch2') AS expected_ch2,
+       pg_temp.rc_number(params -> 'session_expected_contractions') AS expected_total,
+       pg_temp.rc_number(params -> 'session_mvc_threshold_percentage') AS mvc_threshold_pct,
+       pg_temp.rc_number(params -> 'contraction_duration_threshold') AS duration_threshold_ms,
+       pg_temp.rc_number(params -> 'session_mvc_value') AS mvc_value,
+       CASE WHEN jsonb_typeof(params -> 'session_mvc_values') = 'object'
+            THEN params -> 'session_mvc_values' END AS mvc_values,
+       CASE WHEN jsonb_typeof(params -> 'session_mvc_threshold_percentages') = 'object'
+            THEN params -> 'session_mvc_threshold_percentages' END AS threshold_pcts,
        params #>> '{channel_muscle_mapping,CH1}' AS mapping_ch1,
        params #>> '{channel_muscle_mapping,CH2}' AS mapping_ch2,
        CASE WHEN jsonb_typeof(params -> 'channel_muscle_mapping') = 'object'
@@ -128,7 +148,8 @@ FROM rc_channel;
 
 -- name: exp_therapy_sessions
 -- therapy_sessions <- c3d_metadata: legacy 0 / [] mean unknown -> NULL; patient_id a registered code or NULL;
--- naive legacy timestamps are UTC; processing_version from the current analysis, else the row, else 'unknown'.
+-- naive legacy timestamps are UTC; processing_version from the newest analysis row (even an empty one), else the
+-- c3d_metadata row, else 'unknown'.
 CREATE TEMP TABLE rc_exp_therapy_sessions ON COMMIT DROP AS
 SELECT c.id AS session_id,
        c.file_path,
@@ -144,7 +165,7 @@ SELECT c.id AS session_id,
        nullif(c.frame_count, 0)::float8 AS original_sample_count,
        CASE WHEN c.channel_names IN ('[]'::jsonb, 'null'::jsonb) THEN NULL ELSE c.channel_names END AS channel_names,
        nullif(c.channel_count, 0)::float8 AS channel_count,
-       coalesce(cur.processing_version, c.processing_version, 'unknown') AS processing_version,
+       coalesce(nv.processing_version, c.processing_version, 'unknown') AS processing_version,
        c.processing_status,
        cur.processing_time_ms::float8 AS processing_time_ms,
        c.error_message,
@@ -153,19 +174,31 @@ SELECT c.id AS session_id,
 FROM rc_expected e
 JOIN public.c3d_metadata c ON c.id = e.session_id
 LEFT JOIN rc_current cur ON cur.session_id = e.session_id
+LEFT JOIN rc_newest_version nv ON nv.session_id = e.session_id
 LEFT JOIN public.therapists th
        ON th.id::text = lower(coalesce(pg_temp.rc_reference(c.therapist_id), pg_temp.rc_reference(c.resolved_therapist_id)));
 
 -- name: exp_emg_statistics
 -- emg_statistics <- the current analysis' analytics_data.<channel>. Side: a linked channel_muscle_mapping naming
--- Left/Right, else first key = left, second = right. T = expected_contractions, else the linked setting, else 12.
--- R_comp = min(total / T, 1); R_int, R_dur = good / total (0 when total = 0); S_comp = (R_comp + R_int + R_dur)/3.
+-- Left/Right, else first key = left, second = right. T = the linked session_expected_contractions_ch1/_ch2 of the
+-- channel, else session_expected_contractions / 2, else the analysis' expected_contractions, else the default.
+-- MVC threshold: the channel's session_mvc_threshold_percentages entry, else session_mvc_threshold_percentage
+-- (percent / 100), else the default; duration threshold: the analysis' value, else contraction_duration_threshold
+-- (both ms / 1000), else the default. mvc_peak_value = mvc_threshold_actual_value / the threshold in force.
+-- R_comp = min(total / T, 1); R_int, R_dur = good / total (0 when total = 0); S_comp = the weighted sum.
 CREATE TEMP TABLE rc_exp_emg_statistics ON COMMIT DROP AS
 WITH fields AS (
     SELECT ch.*, p.position,
-           coalesce(ch.expected_contractions,
-                    CASE ch.channel_name WHEN 'CH1' THEN l.expected_ch1 WHEN 'CH2' THEN l.expected_ch2 END,
-                    12.0::float8) AS target_contractions,
+           coalesce(CASE ch.channel_name WHEN 'CH1' THEN l.expected_ch1 WHEN 'CH2' THEN l.expected_ch2 END,
+                    l.expected_total * (1::float8 / 2),
+                    ch.expected_contractions,
+                    %(default_target_contractions)s) AS target_contractions,
+           coalesce(pg_temp.rc_number(l.threshold_pcts -> ch.channel_name) * (1::float8 / 100),
+                    l.mvc_threshold_pct * (1::float8 / 100),
+                    %(default_mvc_threshold)s) AS mvc_threshold_percentage,
+           coalesce(ch.duration_threshold_ms * (1::float8 / 1000),
+                    l.duration_threshold_ms * (1::float8 / 1000),
+                    %(default_duration_threshold_s)s) AS duration_threshold_seconds,
            coalesce(CASE ch.channel_name WHEN 'CH1' THEN pg_temp.rc_side_named(l.mapping_ch1)
                                          WHEN 'CH2' THEN pg_temp.rc_side_named(l.mapping_ch2) END,
                     CASE p.position WHEN 0 THEN 'left' WHEN 1 THEN 'right' END) AS side
@@ -177,7 +210,7 @@ rates AS (
     SELECT f.*,
            -- least() skips NULLs: guard so a missing count or target stays NULL (as in transform/scoring.py)
            CASE WHEN f.total IS NOT NULL AND f.target_contractions > 0
-                THEN least(f.total / f.target_contractions, 1.0::float8) END AS completion_rate,
+                THEN least(f.total * (1::float8 / f.target_contractions), 1.0::float8) END AS completion_rate,
            CASE WHEN f.total = 0 THEN 0.0::float8 ELSE f.good_intensity / nullif(f.total, 0) END AS intensity_rate,
            CASE WHEN f.total = 0 THEN 0.0::float8 ELSE f.good_duration / nullif(f.total, 0) END AS duration_rate
     FROM fields f
@@ -185,7 +218,7 @@ rates AS (
 SELECT r.session_id,
        r.channel_name,
        r.side,
-       r.mvc_threshold_value * (1::float8 / 0.75) AS mvc_peak_value,
+       r.mvc_threshold_value * (1::float8 / r.mvc_threshold_percentage) AS mvc_peak_value,
        NULL::float8 AS mvc_rms_value,
        NULL::float8 AS mvc_confidence_score,
        CASE r.mvc_estimation_method
@@ -200,7 +233,7 @@ SELECT r.session_id,
        r.completion_rate,
        r.intensity_rate,
        r.duration_rate,
-       (1::float8 / 3) * r.completion_rate + (1::float8 / 3) * r.intensity_rate + (1::float8 / 3) * r.duration_rate
+       %(w_completion)s * r.completion_rate + %(w_intensity)s * r.intensity_rate + %(w_duration)s * r.duration_rate
            AS muscle_compliance_score,
        NULL::float8 AS signal_quality_score,
        NULL::float8 AS noise_level_db,
@@ -214,19 +247,19 @@ SELECT r.session_id,
        r.processing_pipeline,
        r.processing_version,
        r.processing_time_ms::float8 AS processing_time_ms,
-       0.75::float8 AS mvc_threshold_percentage,
-       coalesce(r.duration_threshold_ms * (1::float8 / 1000), 2.0::float8) AS duration_threshold_seconds,
+       r.mvc_threshold_percentage,
+       r.duration_threshold_seconds,
        e.processed_at
 FROM rates r
 JOIN rc_expected e ON e.session_id = r.session_id;
 
 -- name: exp_bfr_monitoring
 -- bfr_monitoring <- the linked params' bfr_parameters: one row per side with a percentage_aop;
--- safety gate = actual within [45, 55] % AOP; target 50 % AOP (the configured default).
+-- safety gate = actual within [45, 55] percent AOP; target: the configured default (50 percent AOP).
 CREATE TEMP TABLE rc_exp_bfr_monitoring ON COMMIT DROP AS
 SELECT l.session_id,
        s.side,
-       50.0::float8 AS target_pressure_aop,
+       %(default_bfr_target_aop)s AS target_pressure_aop,
        pg_temp.rc_number(l.bfr #> ARRAY[s.side, 'percentage_aop']) AS actual_pressure_aop,
        pg_temp.rc_number(l.bfr #> ARRAY[s.side, 'aop_measured']) AS patient_aop_baseline_mmhg,
        pg_temp.rc_number(l.bfr #> ARRAY[s.side, 'applied_pressure']) AS applied_pressure_mmhg,
@@ -325,33 +358,42 @@ FROM scores s;
 
 -- name: exp_session_settings
 -- session_settings, one row per session: the linked legacy params where present ('legacy'), else the configured
--- defaults ('default'); per-side targets follow the muscle mapping (CH1 mapped right swaps them).
+-- defaults ('default'); per-side targets follow the muscle mapping (CH1 mapped right swaps them). Units converted:
+-- session_mvc_threshold_percentage percent / 100, contraction_duration_threshold ms / 1000; the per-muscle target
+-- is session_expected_contractions / 2 (both muscles together), else the default. The MVC method is what the
+-- current analysis says (its first channel in key order that states one), else backend_95percentile.
 CREATE TEMP TABLE rc_exp_session_settings ON COMMIT DROP AS
 SELECT e.session_id,
-       'backend_95percentile'::text AS mvc_calculation_method,
-       0.75::float8 AS mvc_threshold_percentage,
+       coalesce(m.mvc_calculation_method, 'backend_95percentile') AS mvc_calculation_method,
+       coalesce(l.mvc_threshold_pct * (1::float8 / 100), %(default_mvc_threshold)s) AS mvc_threshold_percentage,
        %(w_compliance)s AS weight_compliance,
        %(w_symmetry)s AS weight_symmetry,
        %(w_effort)s AS weight_effort,
        %(w_game)s AS weight_game,
-       2.0::float8 AS duration_threshold_seconds,
-       12.0::float8 AS target_contractions_per_muscle,
+       coalesce(l.duration_threshold_ms * (1::float8 / 1000), %(default_duration_threshold_s)s)
+           AS duration_threshold_seconds,
+       coalesce(l.expected_total * (1::float8 / 2), %(default_target_contractions)s) AS target_contractions_per_muscle,
        CASE WHEN coalesce(lower(l.mapping_ch1) LIKE '%%right%%', false) THEN l.expected_ch2 ELSE l.expected_ch1 END
            AS target_contractions_left,
        CASE WHEN coalesce(lower(l.mapping_ch1) LIKE '%%right%%', false) THEN l.expected_ch1 ELSE l.expected_ch2 END
            AS target_contractions_right,
        l.channel_muscle_mapping,
        EXISTS (SELECT 1 FROM rc_exp_bfr_monitoring b WHERE b.session_id = e.session_id) AS bfr_enabled,
-       50.0::float8 AS bfr_target_pressure_aop,
+       %(default_bfr_target_aop)s AS bfr_target_pressure_aop,
        CASE WHEN l.session_id IS NOT NULL THEN 'legacy' ELSE 'default' END AS settings_source
 FROM rc_expected e
-LEFT JOIN rc_linked l ON l.session_id = e.session_id;
+LEFT JOIN rc_linked l ON l.session_id = e.session_id
+LEFT JOIN (SELECT DISTINCT ON (session_id) session_id, mvc_calculation_method
+           FROM rc_exp_emg_statistics
+           WHERE mvc_calculation_method IS NOT NULL
+           ORDER BY session_id, channel_name COLLATE "C") m ON m.session_id = e.session_id;
 
 -- name: exp_signal_processing_cache
 -- signal_processing_cache <- every analysis_results row of the session, same id. request hash = SHA-256 of the
 -- canonical JSON of {"processing_params": <params or {}>, "processing_version": <version>}. Validity depends on
 -- the run time, so it is compared as a class: valid / superseded now, or 'expires' when expired since (either
--- state can be right then).
+-- state can be right then). hit_count and last_accessed_at are never lowered by a re-migration: a hit recorded
+-- through analysis_results_view stays, so the expected value is the greatest of the legacy one and the target's.
 CREATE TEMP TABLE rc_exp_signal_processing_cache ON COMMIT DROP AS
 SELECT a.c3d_metadata_id AS session_id,
        a.id,
@@ -365,8 +407,8 @@ SELECT a.c3d_metadata_id AS session_id,
        coalesce(a.processing_params, '{}'::jsonb) AS processing_params,
        'legacy_analysis'::text AS cache_type,
        a.processing_time_ms::float8 AS processing_time_ms,
-       coalesce(a.cache_hits, 0)::float8 AS hit_count,
-       a.last_accessed_at,
+       greatest(coalesce(a.cache_hits, 0)::float8, t.hit_count::float8) AS hit_count,
+       greatest(a.last_accessed_at, t.last_accessed_at) AS last_accessed_at,
        a.expires_at,
        a.created_at,
        CASE WHEN a.expires_at IS NOT NULL AND a.expires_at <= now() THEN 'expired_by_now'
@@ -374,11 +416,15 @@ SELECT a.c3d_metadata_id AS session_id,
             ELSE 'superseded' END AS validity
 FROM public.analysis_results a
 JOIN rc_expected e ON e.session_id = a.c3d_metadata_id
-LEFT JOIN rc_current cur ON cur.analysis_id = a.id;
+LEFT JOIN rc_current cur ON cur.analysis_id = a.id
+LEFT JOIN signal_processing_cache t ON t.id = a.id;
 
 -- name: exp_processing_parameters
 -- processing_parameters, one row per session with a current analysis: parameters_used of the first channel (in
--- key order) that has it; duration threshold and MVC source from the first channel that states them.
+-- key order) that has it; duration threshold and MVC source from the first channel that states them (the duration
+-- threshold else the linked contraction_duration_threshold in ms, else the default); the MVC threshold in force
+-- (session_mvc_threshold_percentage / 100, else the default). filter_low_cutoff_hz <- highpass_cutoff_hz;
+-- filter_high_cutoff_hz is NULL: the legacy lowpass_cutoff_hz smooths the envelope and stays in algorithm_config.
 CREATE TEMP TABLE rc_exp_processing_parameters ON COMMIT DROP AS
 WITH first_parameters AS (
     SELECT DISTINCT ON (session_id) session_id, parameters_used AS parameters
@@ -399,14 +445,16 @@ firsts AS (
 SELECT f.session_id,
        nullif(e.sampling_rate, 0)::float8 AS sampling_rate_hz,
        pg_temp.rc_number(p.parameters -> 'highpass_cutoff_hz') AS filter_low_cutoff_hz,
-       pg_temp.rc_number(p.parameters -> 'lowpass_cutoff_hz') AS filter_high_cutoff_hz,
+       NULL::float8 AS filter_high_cutoff_hz,
        pg_temp.rc_number(p.parameters -> 'filter_order') AS filter_order,
        pg_temp.rc_number(p.parameters -> 'smoothing_window_ms') AS smoothing_window_ms,
-       0.75::float8 AS mvc_threshold_percentage,
-       coalesce(f.duration_threshold_ms, 2000.0::float8) AS duration_threshold_ms,
+       coalesce(l.mvc_threshold_pct * (1::float8 / 100), %(default_mvc_threshold)s) AS mvc_threshold_percentage,
+       coalesce(f.duration_threshold_ms, l.duration_threshold_ms, 1000 * %(default_duration_threshold_s)s)
+           AS duration_threshold_ms,
        f.mvc_source,
        p.parameters AS algorithm_config,
        f.processing_version
 FROM firsts f
 JOIN rc_expected e ON e.session_id = f.session_id
-LEFT JOIN first_parameters p ON p.session_id = f.session_id;
+LEFT JOIN first_parameters p ON p.session_id = f.session_id
+LEFT JOIN rc_linked l ON l.session_id = f.session_id;

@@ -82,20 +82,45 @@ AS $$
 $$;
 
 -- name: scope
--- Every legacy session in range (created_at in [since, until)), with who it belongs to and whether the rule
--- "pending/processing sessions are skipped (not_yet_processed)" applies to it.
+-- Every legacy session in range (created_at in [since, until)), with who it belongs to, whether the rule
+-- "pending/processing sessions are skipped (not_yet_processed)" applies to it, and whether it arrived: a row version
+-- of the session (its c3d_metadata row or an analysis row) was committed after the point of legacy history the last
+-- completed run covered (%(mark)s, NULL when no run completed), so that run could not have seen it.
 CREATE TEMP TABLE rc_scope ON COMMIT DROP AS
+WITH point AS (
+    SELECT %(mark)s::pg_snapshot AS mark, pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid
+)
 SELECT c.id AS session_id,
        c.processing_status IN ('pending', 'processing') AS expect_skip,
        c.processing_status,
        coalesce(pg_temp.rc_reference(c.resolved_patient_id), pg_temp.rc_reference(c.patient_id)) AS patient_candidate,
        p.patient_code,
-       c.sampling_rate
+       c.sampling_rate,
+       c.created_at,
+       pt.mark IS NOT NULL
+           AND (statsfirst.committed_after(c.xmin, pt.mark, pt.next_xid)
+                OR c.id IN (SELECT a.c3d_metadata_id FROM public.analysis_results a
+                            WHERE statsfirst.committed_after(a.xmin, pt.mark, pt.next_xid))) AS arrived
 FROM public.c3d_metadata c
+CROSS JOIN point pt
 LEFT JOIN public.patients p
        ON p.patient_code = coalesce(pg_temp.rc_reference(c.resolved_patient_id), pg_temp.rc_reference(c.patient_id))
 WHERE (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR c.created_at < %(until)s::timestamptz);
+
+-- name: arrived_settings
+-- A linked legacy session_settings row changed after the point: its session arrived too.
+WITH pt AS (
+    SELECT %(mark)s::pg_snapshot AS mark, pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid
+), changed AS (
+    SELECT st.session_id FROM public.session_settings st CROSS JOIN pt
+    WHERE pt.mark IS NOT NULL AND statsfirst.committed_after(st.xmin, pt.mark, pt.next_xid)
+)
+UPDATE rc_scope s SET arrived = true
+WHERE NOT s.arrived AND s.session_id IN (
+    SELECT c.id FROM changed ch JOIN public.c3d_metadata c ON c.session_id = ch.session_id
+    UNION
+    SELECT c.id FROM changed ch JOIN public.c3d_metadata c ON c.id::text = ch.session_id);
 
 -- name: accounting
 -- Where each session in scope actually is: the target's therapy_sessions, an open quarantine entry, neither or
@@ -111,9 +136,10 @@ WITH located AS (
     LEFT JOIN therapy_sessions t ON t.id = s.session_id
     LEFT JOIN statsfirst.quarantine q ON q.legacy_session_id = s.session_id AND q.resolved_at IS NULL
 )
-SELECT session_id, patient_candidate, patient_code, sampling_rate, skip_rule, in_target, in_quarantine,
+SELECT session_id, patient_candidate, patient_code, sampling_rate, created_at, skip_rule, in_target, in_quarantine,
        quarantine_reason,
        CASE
+           WHEN arrived THEN 'arrived_since_last_run'
            WHEN NOT skip_rule AND in_target AND NOT in_quarantine THEN 'migrated'
            WHEN NOT skip_rule AND in_quarantine AND NOT in_target THEN 'quarantined'
            WHEN skip_rule AND NOT in_target AND NOT in_quarantine THEN 'skipped'
@@ -127,17 +153,23 @@ FROM located;
 CREATE UNIQUE INDEX ON rc_accounting (session_id);
 
 -- name: orphans
--- Target sessions and open quarantine entries whose legacy row no longer exists (in range by their own dates).
-SELECT 'target_without_legacy_row' AS state, t.id::text AS session_id, t.patient_id AS patient_code
-FROM therapy_sessions t
-WHERE NOT EXISTS (SELECT 1 FROM public.c3d_metadata c WHERE c.id = t.id)
-  AND (%(since)s::timestamptz IS NULL OR t.created_at >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR t.created_at < %(until)s::timestamptz)
-UNION ALL
-SELECT 'quarantine_without_legacy_row', q.legacy_session_id::text, NULL
-FROM statsfirst.quarantine q
-WHERE q.resolved_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM public.c3d_metadata c WHERE c.id = q.legacy_session_id)
-  AND (%(since)s::timestamptz IS NULL OR (q.payload #>> '{c3d_metadata,created_at}')::timestamptz >= %(since)s::timestamptz)
-  AND (%(until)s::timestamptz IS NULL OR (q.payload #>> '{c3d_metadata,created_at}')::timestamptz < %(until)s::timestamptz)
-ORDER BY 2;
+-- Migrated sessions (or open quarantine entries) whose legacy row is gone: deleted in legacy, kept in the target
+-- (mapping.md "Deleted legacy rows"); in range by their own dates. One row per session.
+SELECT DISTINCT ON (session_id) session_id, patient_code, uploaded_at::text, kept_in
+FROM (
+    SELECT t.id::text AS session_id, t.patient_id AS patient_code, t.created_at AS uploaded_at, 'target' AS kept_in
+    FROM therapy_sessions t
+    WHERE NOT EXISTS (SELECT 1 FROM public.c3d_metadata c WHERE c.id = t.id)
+      AND (%(since)s::timestamptz IS NULL OR t.created_at >= %(since)s::timestamptz)
+      AND (%(until)s::timestamptz IS NULL OR t.created_at < %(until)s::timestamptz)
+    UNION ALL
+    SELECT q.legacy_session_id::text, NULL, (q.payload #>> '{c3d_metadata,created_at}')::timestamptz, 'quarantine'
+    FROM statsfirst.quarantine q
+    WHERE q.resolved_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM public.c3d_metadata c WHERE c.id = q.legacy_session_id)
+      AND (%(since)s::timestamptz IS NULL
+           OR (q.payload #>> '{c3d_metadata,created_at}')::timestamptz >= %(since)s::timestamptz)
+      AND (%(until)s::timestamptz IS NULL
+           OR (q.payload #>> '{c3d_metadata,created_at}')::timestamptz < %(until)s::timestamptz)
+) gone
+ORDER BY session_id, kept_in DESC;
