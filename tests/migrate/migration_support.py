@@ -23,7 +23,7 @@ from statsfirst.legacy.generator import seed_legacy
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
 from statsfirst.pipeline.summary import MigrationSummary
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 TARGET = "stats"
 SEED = 11

@@ -24,7 +24,7 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.reconcile.formats import render
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.run import reconcile
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 NEEDS_CHROMIUM = True  # tests/conftest.py finds or installs it before the session starts (STATSFIRST_CHROMIUM)
 CONSOLE = re.compile(r":CONSOLE[:(]")

@@ -11,7 +11,7 @@ from reconcile_support import SESSIONS, TARGET, Migrated, cli_json, execute
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.run import reconcile
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 Copier = Callable[[ResolvedDsn], ResolvedDsn]
 

@@ -30,6 +30,7 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.pooler import refuse_transaction_pooler
 from statsfirst.errors import SchemaStateError, UsageError
 from statsfirst.paths import sql_dir
+from statsfirst.target_tables import TARGET_TABLES
 
 BOOKKEEPING_SCHEMA = "statsfirst"
 LEGACY_SCHEMA = "public"
@@ -41,17 +42,6 @@ SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha256(b"statsfirst schema apply").dige
 LEGACY_REFERENCED_TABLES = ("patients", "therapists", "researcher_profiles")
 # what migrate and reconcile read from the legacy schema (session_settings only where it is the legacy table)
 LEGACY_READ_TABLES = ("c3d_metadata", "analysis_results", "patients", "therapists", "researcher_profiles")
-# the eight Statistics-First tables of 006 (as statsfirst.transform.normalize.TARGET_TABLES, without importing it)
-TARGET_TABLES = (
-    "therapy_sessions",
-    "emg_statistics",
-    "performance_scores",
-    "bfr_monitoring",
-    "session_settings",
-    "export_history",
-    "signal_processing_cache",
-    "processing_parameters",
-)
 CLIENT_ROLES = ("anon", "authenticated", "service_role")
 _FILE_PATTERN = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 
 @dataclass

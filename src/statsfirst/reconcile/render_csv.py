@@ -7,7 +7,7 @@ import csv
 import io
 
 from statsfirst.reconcile.report import ReconciliationReport
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 COLUMNS = (
     "row_type",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from statsfirst.reconcile.report import ReconciliationReport
 from statsfirst.reconcile.wording import QUARANTINE, SKIPPED, explain, headline
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 
 def render_markdown(report: ReconciliationReport) -> str:

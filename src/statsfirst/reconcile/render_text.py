@@ -10,7 +10,7 @@ from rich.text import Text
 
 from statsfirst.reconcile.report import ACCOUNTED_STATES, ListedSession, ReconciliationReport
 from statsfirst.reconcile.wording import headline
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 ID_WIDTH = 36  # a legacy id (uuid) is never cut or wrapped
 LISTED_TITLES = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 # Every state a legacy session (or a migrated session whose legacy row is gone) can be in without being a mismatch.
 # deleted_in_legacy: migrated, then deleted from the legacy tables (kept in the target, mapping.md).

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from statsfirst.reconcile.queries import names, query, text
 from statsfirst.reconcile.report import Mismatch, TableCount
-from statsfirst.transform.normalize import TARGET_TABLES
+from statsfirst.target_tables import TARGET_TABLES
 
 NO_LEGACY_SOURCE = ("export_history",)
 SESSION_KEY = {"therapy_sessions": "id"}

@@ -28,16 +28,6 @@ from statsfirst.transform.signal_processing_cache import build_signal_processing
 from statsfirst.transform.therapy_sessions import PLAUSIBLE_RANGES, build_therapy_sessions, implausible
 
 NOT_YET_PROCESSED = ("pending", "processing")
-TARGET_TABLES = (
-    "therapy_sessions",
-    "emg_statistics",
-    "performance_scores",
-    "bfr_monitoring",
-    "session_settings",
-    "export_history",
-    "signal_processing_cache",
-    "processing_parameters",
-)
 
 
 @dataclass
