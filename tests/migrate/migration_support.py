@@ -160,12 +160,17 @@ class HandBuilt:
             return {d.name: v for d, v in zip(cur.description, row, strict=True)}
 
 
-@pytest.fixture
-def hand_built(legacy_db: ResolvedDsn) -> HandBuilt:
+def one_therapist_and_patient(legacy_db: ResolvedDsn) -> str:
+    """Therapist 'A B' with patient P001 in the legacy tables, then the schema applied; returns the therapist id."""
     therapist = str(uuid.uuid4())
     with psycopg.connect(legacy_db.conninfo) as conn:
         conn.execute("INSERT INTO public.therapists (id, user_id, first_name, last_name) VALUES (%s, %s, 'A', 'B')",
                      (therapist, str(uuid.uuid4())))
         conn.execute("INSERT INTO public.patients (therapist_id, patient_code) VALUES (%s, 'P001')", (therapist,))
     apply_migrations(legacy_db, target_schema=TARGET, log=quiet)
-    return HandBuilt(legacy_db, therapist)
+    return therapist
+
+
+@pytest.fixture
+def hand_built(legacy_db: ResolvedDsn) -> HandBuilt:
+    return HandBuilt(legacy_db, one_therapist_and_patient(legacy_db))

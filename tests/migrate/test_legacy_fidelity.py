@@ -20,10 +20,10 @@ from typing import Any
 import polars as pl
 import psycopg
 import pytest
+from migration_support import one_therapist_and_patient
 from psycopg import errors
 
 from statsfirst.db.dsn import ResolvedDsn
-from statsfirst.db.migrations import apply_migrations
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
 from statsfirst.pipeline.summary import MigrationSummary
@@ -149,13 +149,7 @@ class Legacy:
 
 @pytest.fixture
 def legacy(legacy_db: ResolvedDsn) -> Legacy:
-    therapist = str(uuid.uuid4())
-    with psycopg.connect(legacy_db.conninfo) as conn:
-        conn.execute("INSERT INTO public.therapists (id, user_id, first_name, last_name) VALUES (%s, %s, 'A', 'B')",
-                     (therapist, str(uuid.uuid4())))
-        conn.execute("INSERT INTO public.patients (therapist_id, patient_code) VALUES (%s, 'P001')", (therapist,))
-    apply_migrations(legacy_db, target_schema=TARGET, log=quiet)
-    return Legacy(legacy_db, therapist)
+    return Legacy(legacy_db, one_therapist_and_patient(legacy_db))
 
 
 def migrated_ids(legacy: Legacy) -> set[str]:
