@@ -10,10 +10,8 @@ views' columns equal the tables' by position, name and type.
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,39 +21,25 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from real_legacy_support import TARGET, RealDb, build_real_db
 
+from legacy_reads import (
+    AR_BY_SESSION,
+    C3D_BY_HASH,
+    C3D_BY_ID,
+    CACHE_HITS,
+    COUNT,
+    NOT_REPRODUCED,
+    TIMES,
+    same,
+)
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import apply_migrations
 from statsfirst.paths import sql_dir
 
-REL_TOL = 1e-12
-NOT_REPRODUCED = ("contractions", "signal_processing", "errors")
-TIMES = (datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
 PAIRS = (("c3d_metadata", "c3d_metadata_view"), ("analysis_results", "analysis_results_view"))
 
-C3D_BY_HASH = "SELECT * FROM {} WHERE file_hash = %s"
-C3D_BY_ID = "SELECT * FROM {} WHERE id = %s"
 AR_BY_HASH = (
     "SELECT * FROM {} WHERE file_hash = %s AND processing_version = %s AND expires_at > %s ORDER BY created_at DESC"
 )
-AR_BY_SESSION = "SELECT * FROM {} WHERE c3d_metadata_id = %s AND expires_at > %s ORDER BY created_at DESC"
-CACHE_HITS = "SELECT cache_hits FROM {} WHERE id = %s"
-COUNT = "SELECT count(*) FROM {}"
-
-
-def same(a: Any, b: Any, path: str = "") -> list[str]:
-    """Differences between two values (JSON-like), numbers within REL_TOL; empty when equal."""
-    numbers = (int, float)
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
-        return [] if math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0) else [f"{path}: {a!r} != {b!r}"]
-    if isinstance(a, dict) and isinstance(b, dict):
-        if a.keys() != b.keys():
-            return [f"{path}: keys {sorted(a.keys() ^ b.keys())} only on one side"]
-        return [d for k in a for d in same(a[k], b[k], f"{path}.{k}")]
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{path}: lengths {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in same(x, y, f"{path}[{i}]")]
-    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} != {b!r}"]
 
 
 class Reads:
