@@ -115,6 +115,7 @@ chosen AS (
 SELECT session_id,
        jsonb_typeof(params) = 'object'
        AND pg_temp.num_ok(params -> 'post_session_rpe')
+       AND pg_temp.num_ok(params -> 'session_expected_contractions')
        AND pg_temp.num_ok(params -> 'session_expected_contractions_ch1')
        AND pg_temp.num_ok(params -> 'session_expected_contractions_ch2')
        AND pg_temp.obj_ok(params -> 'bfr_parameters') AND pg_temp.obj_ok(params -> 'channel_muscle_mapping')
@@ -131,6 +132,7 @@ SELECT session_id,
        AND coalesce(jsonb_typeof(params #> '{channel_muscle_mapping,CH2}') IN ('string', 'null'), true)
            AS well_typed,
        pg_temp.num(params -> 'post_session_rpe') AS rpe,
+       pg_temp.num(params -> 'session_expected_contractions') AS expected_total,
        pg_temp.num(params -> 'session_expected_contractions_ch1') AS expected_ch1,
        pg_temp.num(params -> 'session_expected_contractions_ch2') AS expected_ch2,
        lower(params #>> '{channel_muscle_mapping,CH1}') AS mapping_ch1,
@@ -153,9 +155,9 @@ WITH sided AS (
                END,
                CASE row_number() OVER (PARTITION BY ch.session_id ORDER BY ch.channel_name COLLATE "C")
                    WHEN 1 THEN 'left' WHEN 2 THEN 'right' END) AS side,
-           coalesce(ch.expected_contractions,
-                    CASE ch.channel_name WHEN 'CH1' THEN st.expected_ch1 WHEN 'CH2' THEN st.expected_ch2 END,
-                    12.0) AS target
+           -- the channel's linked target, else half the session's, else the analysis', else the default
+           coalesce(CASE ch.channel_name WHEN 'CH1' THEN st.expected_ch1 WHEN 'CH2' THEN st.expected_ch2 END,
+                    st.expected_total / 2.0, ch.expected_contractions, 12.0) AS target
     FROM ch LEFT JOIN st ON st.session_id = ch.session_id
 ),
 rated AS (
@@ -209,10 +211,14 @@ SELECT c.id, c.file_path, c.file_hash, c.file_size_bytes, p.patient_code, t.id, 
        NULL, nullif(c.sampling_rate, 0), nullif(c.duration_seconds, 0), nullif(c.frame_count, 0),
        CASE WHEN c.channel_names IN ('[]'::jsonb, 'null'::jsonb) THEN NULL ELSE c.channel_names END,
        nullif(c.channel_count, 0), c.game_metadata,
-       coalesce(cur.processing_version, c.processing_version, 'unknown'), c.processing_status,
+       coalesce(newest.processing_version, c.processing_version, 'unknown'), c.processing_status,
        cur.processing_time_ms, c.error_message, c.created_at, c.updated_at, c.processed_at
 FROM public.c3d_metadata c
 LEFT JOIN (SELECT DISTINCT session_id, processing_version, processing_time_ms FROM ch) cur ON cur.session_id = c.id
+-- processing_version: the newest analysis row's, even when its analytics_data is {}
+LEFT JOIN (SELECT DISTINCT ON (c3d_metadata_id) c3d_metadata_id AS session_id, processing_version
+           FROM public.analysis_results ORDER BY c3d_metadata_id, created_at DESC, id DESC) newest
+       ON newest.session_id = c.id
 LEFT JOIN public.patients p ON p.patient_code = coalesce(
     CASE WHEN lower(trim(c.resolved_patient_id)) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
          ELSE trim(c.resolved_patient_id) END,
@@ -296,17 +302,16 @@ scored AS (
     FROM inputs
 )
 SELECT session_id,
+       -- the migration's recorded default weights 0.50/0.25/0.25/0.00: the zero-weight game is not needed
        CASE WHEN compliance_score IS NOT NULL AND symmetry_score IS NOT NULL AND effort_score IS NOT NULL
-                 AND game_score IS NOT NULL
-            THEN (0.0 + 0.4 * compliance_score + 0.25 * symmetry_score + 0.2 * effort_score + 0.15 * game_score)
+            THEN (0.0 + 0.5 * compliance_score + 0.25 * symmetry_score + 0.25 * effort_score)
                  * coalesce(gate, 1.0) END,
        compliance_score, symmetry_score, effort_score, game_score,
-       '{"compliance": 0.4, "symmetry": 0.25, "effort": 0.2, "game": 0.15}'::jsonb, bfr_pressure, gate, rpe,
+       '{"compliance": 0.5, "symmetry": 0.25, "effort": 0.25, "game": 0.0}'::jsonb, bfr_pressure, gate, rpe,
        points, points_max, duration_minutes, l_comp, l_int, l_dur, r_comp, r_int, r_dur,
        array_remove(ARRAY[CASE WHEN compliance_score IS NULL THEN 'compliance' END,
                           CASE WHEN symmetry_score IS NULL THEN 'symmetry' END,
                           CASE WHEN effort_score IS NULL THEN 'effort' END,
-                          CASE WHEN game_score IS NULL THEN 'game' END,
                           CASE WHEN gate IS NULL THEN 'bfr_gate' END], NULL),
        'metricsDefinitions-2025-08-12/statsfirst-1'
 FROM scored;

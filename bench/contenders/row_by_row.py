@@ -42,7 +42,8 @@ NON_NEGATIVE = (
 )
 MVC_METHODS = {"backend_estimation": "backend_95percentile", "user_provided": "user_defined",
                "global_provided": "user_defined"}
-WEIGHTS = {"compliance": 0.4, "symmetry": 0.25, "effort": 0.2, "game": 0.15}
+# the migration's recorded default weights (statsfirst.transform.scoring.MIGRATION_DEFAULT_WEIGHTS)
+WEIGHTS = {"compliance": 0.5, "symmetry": 0.25, "effort": 0.25, "game": 0.0}
 SCORING_VERSION = "metricsDefinitions-2025-08-12/statsfirst-1"
 W = 1 / 3
 
@@ -109,6 +110,7 @@ def decode_settings(params: Any) -> dict[str, Any]:
         raise Invalid("params")
     out: dict[str, Any] = {
         "rpe": number(params, "post_session_rpe"),
+        "expected_total": number(params, "session_expected_contractions"),
         "expected_ch1": number(params, "session_expected_contractions_ch1"),
         "expected_ch2": number(params, "session_expected_contractions_ch2"),
     }
@@ -174,7 +176,10 @@ def channel_rows(
         mapped = {"CH1": settings.get("mapping_ch1"), "CH2": settings.get("mapping_ch2")}.get(name)
         side = side_named(mapped) or {0: "left", 1: "right"}.get(position)
         linked_target = {"CH1": settings.get("expected_ch1"), "CH2": settings.get("expected_ch2")}.get(name)
-        target = next((t for t in (v["expected_contractions"], linked_target) if t is not None), 12.0)
+        total_target = settings.get("expected_total")
+        half = None if total_target is None else total_target / 2.0
+        # the channel's linked target, else half the session's, else the analysis', else the default
+        target = next((t for t in (linked_target, half, v["expected_contractions"]) if t is not None), 12.0)
         if target <= 0 or target != math.floor(target):
             raise Invalid("target")
         # least(NULL, 1) is 1 in SQL, as min_horizontal is in polars
@@ -296,6 +301,7 @@ def migrate_session(
     ).fetchall()
     candidates = [a for a in analyses if isinstance(a["analytics_data"], dict) and a["analytics_data"]]
     current = max(candidates, key=lambda a: (a["created_at"], str(a["id"])), default=None)
+    newest = max(analyses, key=lambda a: (a["created_at"], str(a["id"])), default=None)
     try:
         if not re.fullmatch(r"[0-9a-f]{64}", c["file_hash"]) or c["file_size_bytes"] < 0:
             raise Invalid("file")
@@ -325,7 +331,8 @@ def migrate_session(
         "channel_names": None if names is None or names == [] else Jsonb(names),
         "channel_count": c["channel_count"] or None,
         "game_metadata": None if c["game_metadata"] is None else Jsonb(c["game_metadata"]),
-        "processing_version": (current or {}).get("processing_version") or c["processing_version"] or "unknown",
+        # the newest analysis row's version, even when its analytics_data is {}
+        "processing_version": (newest or {}).get("processing_version") or c["processing_version"] or "unknown",
         "processing_status": c["processing_status"],
         "processing_time_ms": current["processing_time_ms"] if current else None,
         "error_message": c["error_message"], "created_at": c["created_at"], "updated_at": c["updated_at"],
