@@ -115,3 +115,23 @@ def test_null_processing_status_is_held_back_not_lost(hand_built: HandBuilt) -> 
     assert len(held) == 1 and held[0][0] == cleared
     assert "unknown_processing_status" in held[0][1]
     assert scalar(hand_built.dsn, f"SELECT count(*) FROM {TARGET}.therapy_sessions WHERE id = %s", (kept,)) == 1
+
+
+def test_a_4713_bc_timestamp_beside_a_failed_check_is_quarantined_not_a_crash() -> None:
+    """pandera renders the first failing rows of a frame-level check as Python values; a legacy timestamp Python's
+    datetime cannot hold (4713 BC, which PostgreSQL and polars can) must not reach that rendering."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from statsfirst.validate.run_checks import validate_tables
+    from statsfirst.validate.schemas import SCHEMAS
+
+    bc = pl.Series([datetime(2023, 3, 21)] * 2).dt.offset_by("-6735y")  # 2023 → 4713 BC (year -4712)
+    assert bc.dt.year().to_list() == [-4712, -4712]
+    frame = pl.DataFrame({"session_id": ["a", "b"], "filter_low_cutoff_hz": [20.0, 20.0],
+                          "filter_high_cutoff_hz": [10.0, 450.0], "created_at": bc})
+    tables = {name: pl.DataFrame() for name in SCHEMAS} | {"processing_parameters": frame}
+    problems = validate_tables(tables)
+    assert problems.select("session_id", "column", "reason").rows() == [
+        ("a", "filter_low_cutoff_hz", "inconsistent_values")]

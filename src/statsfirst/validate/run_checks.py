@@ -32,6 +32,13 @@ def _reason(check: pl.Expr) -> pl.Expr:
     return pl.when(check.str.contains("_(le|lt)_")).then(cross_column).otherwise(reason)
 
 
+def _checked_columns(frame: pl.DataFrame, schema: pa.DataFrameSchema, key: str) -> pl.DataFrame:
+    """The key and the columns the schema checks, nothing else: pandera turns the first failing rows of a
+    frame-level check into Python values for its message, and a legacy timestamp of 4713 BC (which polars holds but
+    Python's datetime cannot) in an unchecked column would crash the run instead of quarantining the session."""
+    return frame.select(key, *(c for c in schema.columns if c in frame.columns and c != key))
+
+
 def validate_tables(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """Every failed check of every table, as problem rows (stage 'validate')."""
     found = [empty_problems()]
@@ -39,13 +46,13 @@ def validate_tables(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         frame = tables[table]
         if frame.height == 0:
             continue
+        key = "session_id" if "session_id" in frame.columns else "id"
         try:
-            schema.validate(frame, lazy=True)
+            schema.validate(_checked_columns(frame, schema, key), lazy=True)
         except pa.errors.SchemaErrors as errors:
             cases = errors.failure_cases
             if "index" not in cases.columns or cases["index"].null_count() == cases.height:
                 raise
-            key = "session_id" if "session_id" in frame.columns else "id"
             keyed = frame.select(pl.col(key).alias("session_id")).with_row_index("index")
             rows = (
                 cases.filter(pl.col("index").is_not_null())
