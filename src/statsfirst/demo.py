@@ -8,7 +8,11 @@ embedded server it leaves running.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -75,9 +79,22 @@ def dsn_argument(dsn: ResolvedDsn) -> str:
     return f" --dsn {shlex.quote(dsn.conninfo)}"
 
 
+def invocation() -> str:
+    """How to start this very statsfirst again from the same directory: ``statsfirst`` when PATH finds it, else the
+    path it was started by (``.venv/bin/statsfirst`` after the README's quick start, whose venv is not activated)."""
+    started = sys.argv[0]
+    if started.endswith("__main__.py"):
+        return f"{shlex.quote(sys.executable)} -m statsfirst"
+    found = shutil.which("statsfirst")
+    if found and Path(found).resolve() == Path(started).resolve():
+        return "statsfirst"
+    return shlex.quote(started)
+
+
 def next_steps(target: ResolvedDsn) -> list[str]:
-    """The closing lines: commands that work as printed on the database the demo built."""
+    """The closing lines: commands that work copy-pasted, as printed, on the database the demo built."""
     arg = dsn_argument(target)
+    statsfirst = invocation()
     review = "SELECT * FROM statsfirst.quarantine_review ORDER BY uploaded_at"
     if target.source == "embedded":
         from statsfirst.db.embedded import psql_path
@@ -90,16 +107,18 @@ def next_steps(target: ResolvedDsn) -> list[str]:
     lines = [
         "",
         f"Next (these work on the database the demo built, {target.redacted()}):",
-        f"  statsfirst schema status{arg}",
-        f"  statsfirst reconcile{arg}",
-        f"  statsfirst reconcile{arg} --format html --output report.html",
-        f"  statsfirst migrate{arg}            # a second run: nothing to do, every session unchanged",
+        f"  {statsfirst} schema status{arg}",
+        f"  {statsfirst} reconcile{arg}",
+        f"  {statsfirst} reconcile{arg} --format html --output report.html",
+        f"  {statsfirst} migrate{arg}            # a second run: reports every session as unchanged in legacy",
         f"  {psql} -c {shlex.quote(review)}   # the held-back sessions and why",
     ]
     if target.source == "embedded":
+        home = os.environ.get("STATSFIRST_HOME")  # the stop command must find the same server
+        prefix = f"STATSFIRST_HOME={shlex.quote(home)} " if home else ""
         lines += [
             "The embedded PostgreSQL server keeps running in the background (its data: "
             f"{statsfirst_home() / 'pgdata'}); stop it with:",
-            "  statsfirst embedded stop",
+            f"  {prefix}{statsfirst} embedded stop",
         ]
     return lines

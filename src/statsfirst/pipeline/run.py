@@ -23,7 +23,7 @@ from statsfirst.pipeline import incremental, run_ledger
 from statsfirst.pipeline.configuration import TargetConfiguration, record_configuration, settle_configuration
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.summary import MigrationSummary
-from statsfirst.transform.normalize import NormalizeOptions, normalize_batch
+from statsfirst.transform.normalize import NormalizedBatch, NormalizeOptions, normalize_batch
 from statsfirst.transform.references import ReferenceData
 from statsfirst.validate.run_checks import validate_tables
 
@@ -206,6 +206,7 @@ def _process_batches(
         unchanged = incremental.unchanged_sessions(conn, normalized.lineage) if options.incremental else set()
         if unchanged:
             normalized = split(normalized, set(normalized.session_ids) - unchanged)
+        counts = {"unchanged": len(unchanged), "rewritten_unchanged": _rewritten_unchanged(conn, normalized, options)}
         if options.dry_run:
             outcome = _dry_outcome(normalized)
         else:
@@ -213,11 +214,11 @@ def _process_batches(
             assert run_id is not None
 
             def commit(c: psycopg.Connection, result: BatchOutcome) -> None:
-                run_ledger.mark_committed(c, run_id, batch.batch_no, {**result.as_json(), "unchanged": len(unchanged)})
+                run_ledger.mark_committed(c, run_id, batch.batch_no, {**result.as_json(), **counts})
 
             outcome = load_batch(conn, target_schema, normalized, run_id, commit)
         with lock:
-            summary.add({**outcome.as_json(), "unchanged": len(unchanged)})
+            summary.add({**outcome.as_json(), **counts})
             summary.sessions_this_invocation += read_count
         if on_progress:
             on_progress(read_count)
@@ -235,12 +236,18 @@ def _process_batches(
             conn.close()
 
 
-def _dry_outcome(normalized: object) -> BatchOutcome:
-    import polars as pl
+def _rewritten_unchanged(conn: psycopg.Connection, normalized: NormalizedBatch, options: MigrateOptions) -> int:
+    """A full run rewrites every session (a new statsfirst version may map differently); of the sessions it
+    migrates, how many have legacy sources that hash as when they were last written, so a second run with nothing
+    new says so instead of looking like a first migration."""
+    if options.incremental:
+        return 0
+    held = set(normalized.problems["session_id"].to_list()) | set(normalized.skipped["session_id"].to_list())
+    migrating = normalized.lineage.filter(~pl.col("session_id").is_in(list(held)))
+    return len(incremental.unchanged_sessions(conn, migrating))
 
-    from statsfirst.transform.normalize import NormalizedBatch
 
-    assert isinstance(normalized, NormalizedBatch)
+def _dry_outcome(normalized: NormalizedBatch) -> BatchOutcome:
     held = set(normalized.problems["session_id"].to_list())
     skipped = set(normalized.skipped["session_id"].to_list())
     first_reason = (

@@ -25,6 +25,8 @@ class MigrationSummary:
     sessions_this_invocation: int = 0
     # incremental runs: changed-looking sessions whose sources hash as before (nothing written)
     unchanged: int = 0
+    # full runs rewrite every session: of the migrated ones, those whose legacy sources had not changed
+    rewritten_unchanged: int = 0
     # migrated legacy rows gone from the legacy tables: reported, never deleted from the target
     deleted_in_legacy: dict[str, Any] = field(default_factory=dict)
 
@@ -34,6 +36,7 @@ class MigrationSummary:
         self.skipped.update(outcome.get("skipped", {}))
         self.rows.update(outcome.get("rows", {}))
         self.unchanged += int(outcome.get("unchanged", 0))
+        self.rewritten_unchanged += int(outcome.get("rewritten_unchanged", 0))
 
     @property
     def accounted(self) -> int:
@@ -57,6 +60,7 @@ class MigrationSummary:
             "quarantined_by_reason": dict(sorted(self.quarantined.items())),
             "skipped_by_reason": dict(sorted(self.skipped.items())),
             "unchanged": self.unchanged,
+            "rewritten_unchanged": self.rewritten_unchanged,
             "deleted_in_legacy": self.deleted_in_legacy,
             "rows": {table: self.rows.get(table, 0) for table in TARGET_TABLES},
             "wall_seconds": round(self.wall_seconds, 3),
@@ -76,6 +80,9 @@ class MigrationSummary:
             table.add_row("migrated: unchanged (already up to date, nothing written)", f"{self.unchanged:,}")
         else:
             table.add_row(f"{verb}migrated", f"{self.migrated:,}")
+        if self.rewritten_unchanged:
+            table.add_row(f"  of these, unchanged in legacy since last migrated ({verb}rewritten as before)",
+                          f"{self.rewritten_unchanged:,}")
         for reason, count in sorted(self.quarantined.items()):
             table.add_row(f"{verb}quarantined: {reason}", f"{count:,}")
         for reason, count in sorted(self.skipped.items()):
