@@ -10,7 +10,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-EPOCH_US = pl.Datetime("us", "UTC")
+UTC_MICROSECONDS = pl.Datetime("us", "UTC")  # the dtype legacy timestamps arrive as (microseconds since the epoch)
 
 
 def copy_frame(
@@ -36,6 +36,6 @@ def copy_frame(
     timestamp_columns = [name for name in frame.columns if name.endswith("_us")]
     if timestamp_columns:
         frame = frame.with_columns(
-            [pl.col(name).cast(EPOCH_US).alias(name.removesuffix("_us")) for name in timestamp_columns]
+            [pl.col(name).cast(UTC_MICROSECONDS).alias(name.removesuffix("_us")) for name in timestamp_columns]
         ).drop(timestamp_columns)
     return frame

@@ -21,10 +21,6 @@ MVC_SOURCES = (
 )
 
 
-def _nullable(check: pa.Check) -> pa.Check:
-    return check
-
-
 def unit(name: str) -> pa.Column:
     """A rate or score in [0, 1] (NULL allowed)."""
     return pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=True, required=True, name=name)
@@ -217,6 +213,7 @@ BFR_MONITORING = pa.DataFrameSchema(
     strict=False,
     name="bfr_monitoring",
 )
+
 
 def _lt(smaller: str, larger: str) -> pa.Check:
     def check(d: pa.PolarsData) -> pl.LazyFrame:
