@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from statsfirst.db.dsn import ResolvedDsn, connection_advice, redact, resolve_dsn
-from statsfirst.errors import ConnectionProblem, StatsfirstError
+from statsfirst.errors import ConnectionProblem, StatsfirstError, is_transient
 
 HELP = (
     "Migrate the GHOSTLY+ legacy EMG database into the Statistics-First schema, and check the result.\n\n"
@@ -90,8 +90,11 @@ def run_safely(
     except psycopg.Error as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         message = dsn.scrub(first_line) if dsn else redact(first_line)
+        # a lost connection (backend terminated, server restart, network) is not the database refusing anything;
+        # what the client read first depends on timing (the server's reason, or only the closed socket)
+        what = "the connection to the database was lost" if is_transient(exc) else "the database refused the operation"
         err_console.print(
-            f"[bold red]error:[/] the database refused the operation: {message} — {database_remedy}",
+            f"[bold red]error:[/] {what}: {message} — {database_remedy}",
             highlight=False,
             soft_wrap=True,
         )
