@@ -73,14 +73,13 @@ def test_ten_thousand_hostile_sessions(make_database: Callable[[], ResolvedDsn])
           f"{summary['skipped_by_reason']}; prepared in {prepared - started:.1f} s, migrated in "
           f"{migrated_at - prepared:.1f} s")
     assert sessions_["in_range"] == ROWS
-    assert sessions_["migrated"] + sessions_["quarantined"] + sessions_["skipped"] == ROWS
-    assert sessions_["migrated"] > 0 and sessions_["quarantined"] > 0 and sessions_["skipped"] > 0
+    assert sessions_["migrated"] + sessions_["quarantined"] == ROWS and sessions_["skipped"] == 0
+    assert sessions_["migrated"] > 0 and sessions_["quarantined"] > 0 and sessions_["migrated_pending"] > 0
 
     # the database agrees: each legacy session is in exactly one place, and every held-back one says why
     states = rows(dsn, f"""
-        SELECT (t.id IS NOT NULL)::int + (q.legacy_session_id IS NOT NULL)::int
-                   + (c.processing_status IN ('pending', 'processing'))::int AS places,
-               t.id IS NOT NULL, q.legacy_session_id IS NOT NULL, c.processing_status IN ('pending', 'processing'),
+        SELECT (t.id IS NOT NULL)::int + (q.legacy_session_id IS NOT NULL)::int AS places,
+               t.id IS NOT NULL, q.legacy_session_id IS NOT NULL, t.processing_status IN ('pending', 'processing'),
                q.reasons, q.failures
         FROM public.c3d_metadata c
         LEFT JOIN {TARGET}.therapy_sessions t ON t.id = c.id
@@ -89,7 +88,8 @@ def test_ten_thousand_hostile_sessions(make_database: Callable[[], ResolvedDsn])
     assert [s for s in states if s[0] != 1] == []
     assert sum(1 for s in states if s[1]) == sessions_["migrated"]
     assert sum(1 for s in states if s[2]) == sessions_["quarantined"]
-    assert sum(1 for s in states if s[3]) == sessions_["skipped"]
+    # pending/processing sessions are migrated (mapping.md "Every legacy row has a home"), counted apart
+    assert sum(1 for s in states if s[3]) == sessions_["migrated_pending"]
     for _, _, held, _, reasons, failures in states:
         if held:
             assert reasons and all(reasons), reasons

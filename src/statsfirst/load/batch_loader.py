@@ -17,7 +17,7 @@ from statsfirst.load.bookkeeping import resolve_quarantine, write_lineage, write
 from statsfirst.load.merge import delete_sessions, delete_stale_children, existing_sessions, upsert
 from statsfirst.load.staging import Staged, copy_to_staging
 from statsfirst.load.table_specs import TABLE_SPECS
-from statsfirst.transform.normalize import NormalizedBatch
+from statsfirst.transform.normalize import NormalizedBatch, waiting_sessions
 from statsfirst.transform.problems import PROBLEM_SCHEMA
 
 DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
@@ -26,6 +26,8 @@ DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 @dataclass
 class BatchOutcome:
     migrated: int = 0
+    # of ``migrated``: sessions still pending/processing in legacy (therapy_sessions row only, no children yet)
+    migrated_pending: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
@@ -34,6 +36,7 @@ class BatchOutcome:
     def as_json(self) -> dict[str, object]:
         return {
             "migrated": self.migrated,
+            "migrated_pending": self.migrated_pending,
             "quarantined": self.quarantined,
             "skipped": self.skipped,
             "rows": self.rows,
@@ -150,6 +153,7 @@ def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id
     write_quarantine(conn, batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids))), run_id)
     resolve_quarantine(conn, run_id)
     outcome.migrated = good.tables["therapy_sessions"].height
+    outcome.migrated_pending = waiting_sessions(good.tables["therapy_sessions"])
     held = batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids)))
     first_reason = held.group_by("session_id").agg(pl.col("reason").sort().first())
     outcome.quarantined = dict(first_reason.group_by("reason").len().iter_rows())

@@ -155,6 +155,7 @@ def _as_outcome(totals: dict[str, Any]) -> dict[str, object]:
     """A partition's summary in the shape of a batch outcome, so the backfill's totals add up like a run's."""
     return {
         "migrated": totals["sessions"]["migrated"],
+        "migrated_pending": totals["sessions"].get("migrated_pending", 0),
         "quarantined": totals["quarantined_by_reason"],
         "skipped": totals["skipped_by_reason"],
         "rows": totals["rows"],

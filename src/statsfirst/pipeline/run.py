@@ -23,7 +23,7 @@ from statsfirst.pipeline import incremental, run_ledger
 from statsfirst.pipeline.configuration import TargetConfiguration, record_configuration, settle_configuration
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.summary import MigrationSummary
-from statsfirst.transform.normalize import NormalizedBatch, NormalizeOptions, normalize_batch
+from statsfirst.transform.normalize import NormalizedBatch, NormalizeOptions, normalize_batch, waiting_sessions
 from statsfirst.transform.references import ReferenceData
 from statsfirst.validate.run_checks import validate_tables
 
@@ -255,8 +255,10 @@ def _dry_outcome(normalized: NormalizedBatch) -> BatchOutcome:
         .group_by("session_id")
         .agg(pl.col("reason").sort().first())
     )
+    sessions = normalized.tables["therapy_sessions"].filter(~pl.col("id").is_in(list(held | skipped)))
     outcome = BatchOutcome(
         migrated=len(set(normalized.session_ids) - held - skipped),
+        migrated_pending=waiting_sessions(sessions),
         quarantined=dict(first_reason.group_by("reason").len().iter_rows()),
         skipped=dict(normalized.skipped.group_by("reason").len().iter_rows()),
     )

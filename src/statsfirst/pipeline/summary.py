@@ -18,6 +18,8 @@ class MigrationSummary:
     resumed: bool
     sessions_in_range: int = 0
     migrated: int = 0
+    # of ``migrated``: still pending/processing in legacy, so therapy_sessions only (completed by a later run)
+    migrated_pending: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     rows: Counter[str] = field(default_factory=Counter)
@@ -32,6 +34,7 @@ class MigrationSummary:
 
     def add(self, outcome: dict[str, Any]) -> None:
         self.migrated += int(outcome.get("migrated", 0))
+        self.migrated_pending += int(outcome.get("migrated_pending", 0))
         self.quarantined.update(outcome.get("quarantined", {}))
         self.skipped.update(outcome.get("skipped", {}))
         self.rows.update(outcome.get("rows", {}))
@@ -54,6 +57,7 @@ class MigrationSummary:
             "sessions": {
                 "in_range": self.sessions_in_range,
                 "migrated": self.migrated,
+                "migrated_pending": self.migrated_pending,
                 "quarantined": sum(self.quarantined.values()),
                 "skipped": sum(self.skipped.values()),
             },
@@ -80,6 +84,9 @@ class MigrationSummary:
             table.add_row("migrated: unchanged (already up to date, nothing written)", f"{self.unchanged:,}")
         else:
             table.add_row(f"{verb}migrated", f"{self.migrated:,}")
+        if self.migrated_pending:
+            table.add_row(f"  of the {verb}migrated, still pending/processing in legacy (no child rows yet)",
+                          f"{self.migrated_pending:,}")
         if self.rewritten_unchanged:
             table.add_row(f"  of these, unchanged in legacy since last migrated ({verb}rewritten as before)",
                           f"{self.rewritten_unchanged:,}")

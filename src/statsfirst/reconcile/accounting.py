@@ -1,5 +1,7 @@
-"""Accounting: every legacy session in scope is exactly one of migrated, quarantined (by reason) or skipped (by
-rule, recomputed from the legacy row), and the three add up to the legacy count.
+"""Accounting: every legacy session in scope is exactly one of migrated or quarantined (by reason), and the two add
+up to the legacy count. A session still pending/processing in legacy is migrated too (mapping.md "Every legacy row
+has a home"): it is counted in ``migrated`` and, of those, in ``migrated_pending``; missing from the target it is
+``unaccounted``, a mismatch like any other. No rule skips a session any more (``skipped`` stays 0).
 
 A session in none of them, or in two, is a mismatch named by its legacy id; so are target sessions and open
 quarantine entries whose legacy row is gone. The pipeline's own counters (the latest completed run over the same
@@ -24,13 +26,9 @@ from statsfirst.reconcile.report import (
     SessionCounts,
 )
 
-SKIP_REASON = "not_yet_processed"
 STATE_DETAILS = {
-    "unaccounted": "in neither the target nor the quarantine, and not skipped by rule",
+    "unaccounted": "in neither the target nor the quarantine",
     "migrated_and_quarantined": "in the target and in an open quarantine entry",
-    "skipped_but_migrated": "still pending/processing in the legacy system, yet in the target",
-    "skipped_but_quarantined": "still pending/processing in the legacy system, yet in an open quarantine entry",
-    "skipped_but_migrated_and_quarantined": "still pending/processing, yet in the target and in the quarantine",
 }
 
 
@@ -105,13 +103,14 @@ def build_accounting(
     sessions = SessionCounts(
         legacy=sum(n for s, n in states.items() if s != "deleted_in_legacy"),
         migrated=states.get("migrated", 0),
+        migrated_pending=_migrated_pending(conn),
         quarantined=states.get("quarantined", 0),
         skipped=states.get("skipped", 0),
         mismatched=mismatched,
         deleted_in_legacy=len(deleted),
         arrived_since_last_run=states.get("arrived_since_last_run", 0),
     )
-    skipped = {SKIP_REASON: sessions.skipped} if sessions.skipped else {}
+    skipped: dict[str, int] = {}
     listed = {
         "deleted_in_legacy": [
             ListedSession(sid, code, at) for sid, code, at, _ in deleted[: options.listed]
@@ -119,6 +118,12 @@ def build_accounting(
         "arrived_since_last_run": [ListedSession(sid, code, at) for sid, code, at in arrived],
     }
     return Accounting(sessions, states, reasons, skipped, mismatches, mismatched, listed, last_run)
+
+
+def _migrated_pending(conn: psycopg.Connection) -> int:
+    """Migrated sessions still pending/processing in legacy: the run summary's ``migrated_pending``, recounted."""
+    row = conn.execute("SELECT count(*) FROM rc_accounting WHERE state = 'migrated' AND waiting").fetchone()
+    return int(row[0]) if row else 0
 
 
 def pipeline_counters(
@@ -150,6 +155,8 @@ def pipeline_counters(
     if not same_range:
         return None
     claimed = totals.get("sessions", {})
-    migrated, quarantined, skipped = (int(claimed.get(k, 0)) for k in ("migrated", "quarantined", "skipped"))
-    agrees = (migrated, quarantined, skipped) == (sessions.migrated, sessions.quarantined, sessions.skipped)
-    return PipelineCounters(run_id, migrated, quarantined, skipped, agrees)
+    keys = ("migrated", "quarantined", "skipped", "migrated_pending")
+    migrated, quarantined, skipped, pending = (int(claimed.get(k, 0)) for k in keys)
+    recounted = (sessions.migrated, sessions.quarantined, sessions.skipped, sessions.migrated_pending)
+    agrees = (migrated, quarantined, skipped, pending) == recounted
+    return PipelineCounters(run_id, migrated, quarantined, skipped, agrees, pending)

@@ -7,9 +7,9 @@ from html import escape
 from statsfirst.reconcile.report import PatientRow
 
 SEGMENTS = (
-    ("migrated", "Migrated", "#2e7d32"),
+    ("migrated_done", "Migrated", "#2e7d32"),
+    ("migrated_pending", "Migrated, still being processed", "#9e9e9e"),
     ("quarantined", "Held back for review", "#ef6c00"),
-    ("skipped", "Not yet processed", "#9e9e9e"),
     ("mismatched", "Needs attention", "#c62828"),
 )
 LABEL_WIDTH = 190
@@ -31,7 +31,7 @@ def chart_rows(patients: list[PatientRow]) -> list[PatientRow]:
             legacy=sum(p.legacy for p in others),
             migrated=sum(p.migrated for p in others),
             quarantined=sum(p.quarantined for p in others),
-            skipped=sum(p.skipped for p in others),
+            migrated_pending=sum(p.migrated_pending for p in others),
             mismatched=sum(p.mismatched for p in others),
             overall_score_computable=sum(p.overall_score_computable for p in others),
         )
@@ -48,7 +48,8 @@ def patient_chart(patients: list[PatientRow]) -> str:
     parts = [
         f'<svg role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" aria-labelledby="chart-title" class="chart">',
-        '<title id="chart-title">Sessions per patient: migrated, held back for review, not yet processed</title>',
+        '<title id="chart-title">Sessions per patient: migrated (of them still being processed), '
+        "held back for review</title>",
     ]
     legend_x = LABEL_WIDTH
     for _, label, colour in SEGMENTS:

@@ -48,9 +48,9 @@ def build_patients(conn: psycopg.Connection) -> list[PatientRow]:
             legacy=int(legacy),
             migrated=int(migrated),
             quarantined=int(quarantined),
-            skipped=int(skipped),
+            migrated_pending=int(pending),
             mismatched=int(mismatched),
             overall_score_computable=int(computable),
         )
-        for code, registered, legacy, migrated, quarantined, skipped, mismatched, computable in rows
+        for code, registered, legacy, migrated, pending, quarantined, mismatched, computable in rows
     ]

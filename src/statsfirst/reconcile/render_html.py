@@ -66,7 +66,7 @@ def render_html(report: ReconciliationReport) -> str:
         _card("legacy", "sessions in the old system", s.legacy),
         _card("migrated", "migrated", s.migrated),
         _card("quarantined", "held back for review", s.quarantined),
-        _card("skipped", "not yet processed", s.skipped),
+        _card("migrated_pending", "of them still being processed in the old system", s.migrated_pending),
         _card("mismatched", "need attention", s.mismatched),
         "</div>",
         '<h2 id="actions">What to do, and who should act</h2>',
@@ -154,14 +154,15 @@ def _card(key: str, label: str, value: int) -> str:
 def _patients_table(report: ReconciliationReport) -> str:
     rows = [
         '<table id="patients"><thead><tr><th>Patient code</th><th class="n">Sessions in the old system</th>'
-        '<th class="n">Migrated</th><th class="n">Held back for review</th><th class="n">Not yet processed</th>'
+        '<th class="n">Migrated</th><th class="n">Of them still being processed</th>'
+        '<th class="n">Held back for review</th>'
         '<th class="n">Overall score computable</th></tr></thead><tbody>'
     ]
     for p in report.patients:
         css = ' class="off"' if p.mismatched else ""
         rows.append(
             f"<tr{css}><td>{escape(p.label)}</td><td class=\"n\">{p.legacy:,}</td><td class=\"n\">{p.migrated:,}</td>"
-            f'<td class="n">{p.quarantined:,}</td><td class="n">{p.skipped:,}</td>'
+            f'<td class="n">{p.migrated_pending:,}</td><td class="n">{p.quarantined:,}</td>'
             f'<td class="n">{p.overall_score_computable:,}</td></tr>'
         )
     rows.append("</tbody></table>")
@@ -172,7 +173,7 @@ def _patients_table(report: ReconciliationReport) -> str:
 DATA_TEAM = "Data team"
 NOBODY = "Nobody (automatic)"
 WHO: dict[str, str] = {
-    "not_yet_processed": NOBODY,
+    "migrated_pending": NOBODY,
     "deleted_in_legacy": "Nobody (check only if the deletion was a mistake)",
     "arrived_since_last_run": NOBODY,
     "one_channel": "Therapists (sensor setup of future sessions)",
@@ -209,6 +210,8 @@ def _actions(report: ReconciliationReport) -> str:
         )
     rows = [(code, n, explain(QUARANTINE, code)) for code, n in report.quarantine_reasons.items()]
     rows += [(code, n, explain(SKIPPED, code)) for code, n in report.skipped_reasons.items()]
+    if report.sessions.migrated_pending:
+        rows.append(("migrated_pending", report.sessions.migrated_pending, explain(ACCOUNTING, "migrated_pending")))
     rows += [
         (state, n, explain(ACCOUNTING, state))
         for state, n in report.states.items()

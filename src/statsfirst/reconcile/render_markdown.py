@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from statsfirst.reconcile.report import ReconciliationReport
-from statsfirst.reconcile.wording import QUARANTINE, SKIPPED, explain, headline
+from statsfirst.reconcile.wording import ACCOUNTING, QUARANTINE, SKIPPED, explain, headline
 from statsfirst.target_tables import TARGET_TABLES
 
 
@@ -19,6 +19,7 @@ def render_markdown(report: ReconciliationReport) -> str:
         "|---|---:|",
         f"| legacy (in scope) | {s.legacy:,} |",
         f"| migrated | {s.migrated:,} |",
+        f"| of them still pending/processing in legacy (migrated_pending) | {s.migrated_pending:,} |",
         f"| quarantined | {s.quarantined:,} |",
         f"| skipped | {s.skipped:,} |",
         f"| need attention | {s.mismatched:,} |",
@@ -30,6 +31,8 @@ def render_markdown(report: ReconciliationReport) -> str:
         lines.append(f"| {t.name} | {t.expected:,} | {t.actual:,} | {t.delta:+,} |")
     reasons = [(c, n, explain(QUARANTINE, c)) for c, n in sorted(report.quarantine_reasons.items())]
     reasons += [(c, n, explain(SKIPPED, c)) for c, n in sorted(report.skipped_reasons.items())]
+    if s.migrated_pending:
+        reasons.append(("migrated_pending", s.migrated_pending, explain(ACCOUNTING, "migrated_pending")))
     if reasons:
         lines += ["", "| reason | sessions | what to do |", "|---|---:|---|"]
         lines += [f"| {e.meaning} (`{c}`) | {n:,} | {e.action} |" for c, n, e in reasons]

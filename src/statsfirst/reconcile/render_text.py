@@ -41,6 +41,8 @@ def summary_renderable(report: ReconciliationReport) -> Group:
     sessions.add_column("count", justify="right")
     sessions.add_row("in the legacy tables (scope)", f"{s.legacy:,}")
     sessions.add_row("migrated", f"{s.migrated:,}")
+    if s.migrated_pending:
+        sessions.add_row("  of them still pending/processing in legacy (migrated_pending)", f"{s.migrated_pending:,}")
     for reason, n in sorted(report.quarantine_reasons.items()):
         sessions.add_row(f"quarantined: {reason}", f"{n:,}")
     for reason, n in sorted(report.skipped_reasons.items()):

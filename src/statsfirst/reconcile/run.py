@@ -73,9 +73,11 @@ def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schem
             Mismatch(
                 kind="pipeline_counters",
                 detail=(
-                    f"run {counters.run_id} counted {counters.migrated:,} migrated, {counters.quarantined:,} "
-                    f"quarantined, {counters.skipped:,} skipped; the legacy recount finds "
-                    f"{booked.sessions.migrated:,} / {booked.sessions.quarantined:,} / {booked.sessions.skipped:,}"
+                    f"run {counters.run_id} counted {counters.migrated:,} migrated (of them "
+                    f"{counters.migrated_pending:,} pending), {counters.quarantined:,} quarantined, "
+                    f"{counters.skipped:,} skipped; the legacy recount finds {booked.sessions.migrated:,} "
+                    f"({booked.sessions.migrated_pending:,}) / {booked.sessions.quarantined:,} / "
+                    f"{booked.sessions.skipped:,}"
                 ),
             )
         )

@@ -49,12 +49,9 @@ QUARANTINE: dict[str, Explanation] = {
     ),
 }
 
-SKIPPED: dict[str, Explanation] = {
-    "not_yet_processed": Explanation(
-        "The old system had not finished processing the recording.",
-        "Nothing to do now: once processing finishes, the next migration run picks the session up.",
-    ),
-}
+# No rule skips a session any more (pending/processing ones are migrated, see ACCOUNTING["migrated_pending"]);
+# a reason a future rule adds is explained here.
+SKIPPED: dict[str, Explanation] = {}
 
 SCORE_GAPS: dict[str, Explanation] = {
     "no_emg_analysis": Explanation(
@@ -88,14 +85,10 @@ ACCOUNTING: dict[str, Explanation] = {
     "migrated_and_quarantined": Explanation(
         "Both in the new system and held back for review.", "Ask the data team to inspect the session."
     ),
-    "skipped_but_migrated": Explanation(
-        "Still being processed in the old system, yet already in the new one.", "Run statsfirst migrate again."
-    ),
-    "skipped_but_quarantined": Explanation(
-        "Still being processed in the old system, yet held back for review.", "Ask the data team to inspect it."
-    ),
-    "skipped_but_migrated_and_quarantined": Explanation(
-        "Still being processed, yet both migrated and held back.", "Ask the data team to inspect it."
+    "migrated_pending": Explanation(
+        "The old system had not finished processing the recording: the session is in the new system with its "
+        "status, its results follow.",
+        "Nothing to do now: once processing finishes, the next migration run adds the results.",
     ),
     "deleted_in_legacy": Explanation(
         "Migrated earlier, then deleted from the old system (e.g. a clean-up). The new system keeps it.",
@@ -120,9 +113,12 @@ def headline(report: ReconciliationReport) -> str:
             "No legacy session was found in scope: the database (or the date range) holds no recordings, so "
             "nothing could be checked. Check the connection and the range."
         )
-    parts = (
-        f"{s.migrated:,} migrated, {s.quarantined:,} held back for review, {s.skipped:,} not yet processed"
-    )
+    parts = f"{s.migrated:,} migrated"
+    if s.migrated_pending:
+        parts += f" ({s.migrated_pending:,} of them still being processed in the old system, results to follow)"
+    parts += f", {s.quarantined:,} held back for review"
+    if s.skipped:
+        parts += f", {s.skipped:,} skipped"
     if s.arrived_since_last_run:
         parts += f", {s.arrived_since_last_run:,} arrived since the last run"
     if s.deleted_in_legacy:

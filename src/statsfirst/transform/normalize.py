@@ -1,8 +1,13 @@
 """Normalize one legacy batch into one frame per target table (no Python loops over rows).
 
-Sessions still ``pending``/``processing`` in the legacy system are skipped with reason ``not_yet_processed``: the
-legacy app never finished them, and an incremental run picks them up once it does. Failed sessions are final and
-migrate with their error message.
+Every legacy row has a home (mapping.md): a session still ``pending``/``processing`` in the legacy system is
+migrated as a therapy_sessions row with that status and no child rows yet (no emg_statistics, performance_scores,
+bfr_monitoring, session_settings or processing_parameters), under the same column rules as any session: references
+resolved, session_date, and plausibility, so an implausible header quarantines it like any other (the legacy
+writer's 0/NULL headers of a pending row mean unknown and pass). Any analysis row it already has still becomes a
+signal_processing_cache row (every analysis row does). Its lineage hash covers the c3d row, status included, so the
+run after the legacy row completes re-processes it and writes the children. Failed sessions are final and migrate
+with their error message.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class NormalizedBatch:
 
     tables: dict[str, pl.DataFrame]
     problems: pl.DataFrame
+    # no rule skips a session any more (pending ones are migrated); kept so a future rule has its place
     skipped: pl.DataFrame
     lineage: pl.DataFrame
     session_ids: list[str] = field(default_factory=list)
@@ -52,14 +58,15 @@ class NormalizeOptions:
 
 def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeOptions) -> NormalizedBatch:
     sessions = resolve_references(batch.sessions, refs)
-    skipped = sessions.filter(pl.col("processing_status").is_in(NOT_YET_PROCESSED)).select(
-        "session_id", pl.lit("not_yet_processed").alias("reason")
-    )
-    # a NULL status (the legacy CHECK lets it through) is neither skipped nor silently dropped: it is held back
-    active = sessions.filter(~pl.col("processing_status").is_in(NOT_YET_PROCESSED).fill_null(False))
+    # a NULL status (the legacy CHECK lets it through) is not "waiting": it gets children and is held back
+    waiting = pl.col("processing_status").is_in(NOT_YET_PROCESSED).fill_null(False)
+    active = sessions.filter(~waiting)
     active_ids = active.select("session_id")
-    analyses = batch.analyses.join(active_ids, on="session_id", how="semi")
-    channels = current_analysis_channels(batch.channels.join(active_ids, on="session_id", how="semi"), analyses)
+    analyses = batch.analyses.join(sessions.select("session_id"), on="session_id", how="semi")
+    active_analyses = analyses.join(active_ids, on="session_id", how="semi")
+    # current analysis of every session (cache validity, processing_time_ms); children only from active ones
+    all_channels = current_analysis_channels(batch.channels, analyses)
+    channels = all_channels.join(active_ids, on="session_id", how="semi")
     settings_rows = batch.settings.join(active_ids, on="session_id", how="semi")
 
     decoded, channel_problems = decode_channels(channels)
@@ -67,26 +74,26 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
     problems = [
         channel_problems,
         settings_problems,
-        _analysis_problems(analyses),
+        _analysis_problems(active_analyses),
         _game_point_problems(active),
-        _status_problems(active),
-        _implausible_metadata_problems(active),
-        _timestamp_problems(active, "therapy_sessions"),
+        _status_problems(sessions),
+        _implausible_metadata_problems(sessions),
+        _timestamp_problems(sessions, "therapy_sessions"),
         _timestamp_problems(analyses, "signal_processing_cache"),
         _timestamp_problems(settings_rows, "session_settings"),
     ]
 
     current = (
-        channels.select("session_id", "analysis_id")
+        all_channels.select("session_id", "analysis_id")
         .unique("session_id")
         .join(analyses.select("analysis_id", "processing_time_ms"), on="analysis_id")
         .drop("analysis_id")
         .join(_newest_analysis_versions(analyses), on="session_id", how="full", coalesce=True)
     )
     decoded = decoded.join(
-        analyses.select("analysis_id", "processing_version", "processing_time_ms"), on="analysis_id", how="left"
+        active_analyses.select("analysis_id", "processing_version", "processing_time_ms"), on="analysis_id", how="left"
     )
-    therapy_sessions = build_therapy_sessions(active, current)
+    therapy_sessions = build_therapy_sessions(sessions, current)
     emg = build_emg_statistics(decoded, settings, active, options.compliance_weights)
     problems.append(_duplicate_side_problems(emg))
     bfr = build_bfr_monitoring(settings)
@@ -104,18 +111,23 @@ def normalize_batch(batch: LegacyBatch, refs: ReferenceData, options: NormalizeO
         "bfr_monitoring": bfr,
         "session_settings": build_session_settings(active_ids, settings, bfr, emg, options.weights),
         "signal_processing_cache": build_signal_processing_cache(
-            analyses, channels["analysis_id"].unique(), options.run_time
+            analyses, all_channels["analysis_id"].unique(), options.run_time
         ),
         "processing_parameters": build_processing_parameters(decoded, therapy_sessions, settings),
     }
     return NormalizedBatch(
         tables=tables,
         problems=pl.concat(problems, how="vertical_relaxed"),
-        skipped=skipped,
-        lineage=_lineage(active, analyses, settings_rows),
+        skipped=pl.DataFrame(schema={"session_id": pl.String, "reason": pl.String}),
+        lineage=_lineage(sessions, analyses, settings_rows),
         session_ids=sessions["session_id"].to_list(),
         residuals=build_analysis_residuals(channels),
     )
+
+
+def waiting_sessions(therapy_sessions: pl.DataFrame) -> int:
+    """Migrated sessions still pending/processing in legacy: the run summary's ``migrated_pending``."""
+    return therapy_sessions.filter(pl.col("processing_status").is_in(NOT_YET_PROCESSED)).height
 
 
 def _newest_analysis_versions(analyses: pl.DataFrame) -> pl.DataFrame:

@@ -45,9 +45,9 @@ SELECT CASE WHEN a.patient_code IS NOT NULL THEN a.patient_code
        a.patient_code IS NOT NULL AS registered,
        count(*) AS legacy,
        count(*) FILTER (WHERE a.state = 'migrated') AS migrated,
+       count(*) FILTER (WHERE a.state = 'migrated' AND a.waiting) AS migrated_pending,
        count(*) FILTER (WHERE a.state = 'quarantined') AS quarantined,
-       count(*) FILTER (WHERE a.state = 'skipped') AS skipped,
-       count(*) FILTER (WHERE a.state NOT IN ('migrated', 'quarantined', 'skipped', 'arrived_since_last_run'))
+       count(*) FILTER (WHERE a.state NOT IN ('migrated', 'quarantined', 'arrived_since_last_run'))
            AS mismatched,
        count(*) FILTER (WHERE a.state = 'migrated' AND p.overall_performance_score IS NOT NULL) AS computable
 FROM rc_accounting a

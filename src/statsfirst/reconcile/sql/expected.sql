@@ -2,7 +2,9 @@
 --
 -- One rc_exp_<table> per target table, with the key clinical columns in the same order and types as the
 -- rc_act_<table> of actual.sql (numbers as float8, times as timestamptz). Only sessions that should be migrated
--- count: in scope, not skipped by rule, not held in an open quarantine entry. Every formula mirrors mapping.md as
+-- count: in scope, not held in an open quarantine entry. A session still pending/processing in legacy (`waiting`)
+-- has its therapy_sessions row and a cache row per analysis, but no other child rows yet (mapping.md "Every legacy
+-- row has a home"). Every formula mirrors mapping.md as
 -- the pipeline implements it (src/statsfirst/transform/); the comments name the rule.
 
 -- name: expected_sessions
@@ -10,10 +12,10 @@
 -- arrived or changed after the last completed run is picked up by the next run, so it is not compared.
 CREATE TEMP TABLE rc_expected ON COMMIT DROP AS
 SELECT a.session_id, a.patient_code, c.session_id AS legacy_session_code, c.processing_version AS c3d_version,
-       c.processed_at, c.duration_seconds, c.sampling_rate, c.game_metadata
+       c.processed_at, c.duration_seconds, c.sampling_rate, c.game_metadata, a.waiting
 FROM rc_accounting a
 JOIN public.c3d_metadata c ON c.id = a.session_id
-WHERE NOT a.skip_rule AND NOT a.in_quarantine AND a.state <> 'arrived_since_last_run';
+WHERE NOT a.in_quarantine AND a.state <> 'arrived_since_last_run';
 CREATE UNIQUE INDEX ON rc_expected (session_id);
 
 -- name: current_analysis
@@ -45,9 +47,11 @@ CREATE TEMP TABLE rc_settings ON COMMIT DROP AS
 WITH candidates AS (
     SELECT e.session_id, s.params, s.updated_at, s.user_id, s.session_id AS settings_session_id
     FROM rc_expected e JOIN public.session_settings s ON s.session_id = e.legacy_session_code
+    WHERE NOT e.waiting
     UNION
     SELECT e.session_id, s.params, s.updated_at, s.user_id, s.session_id
     FROM rc_expected e JOIN public.session_settings s ON s.session_id = e.session_id::text
+    WHERE NOT e.waiting
 )
 SELECT DISTINCT ON (session_id) session_id, params
 FROM candidates
@@ -85,7 +89,7 @@ CREATE UNIQUE INDEX ON rc_linked (session_id);
 -- name: channels
 -- One row per channel key of the current analysis, with every field the mapping reads taken out in one pass
 -- (jsonb_to_record picks the keys as jsonb, so a wrongly typed value is seen, never cast); later steps read plain
--- columns.
+-- columns. Not for a session still pending/processing: it gets no emg_statistics/processing_parameters yet.
 CREATE TEMP TABLE rc_channel ON COMMIT DROP AS
 SELECT cur.session_id, cur.analysis_id, ch.key AS channel_name,
        cur.processing_version, cur.processing_time_ms,
@@ -125,6 +129,7 @@ SELECT cur.session_id, cur.analysis_id, ch.key AS channel_name,
        CASE WHEN jsonb_typeof(f.signal_processing -> 'parameters_used') = 'object'
             THEN f.signal_processing -> 'parameters_used' END AS parameters_used
 FROM rc_current cur
+JOIN rc_expected e ON e.session_id = cur.session_id AND NOT e.waiting
 JOIN public.analysis_results a ON a.id = cur.analysis_id
 CROSS JOIN LATERAL jsonb_each(a.analytics_data) ch
 LEFT JOIN LATERAL jsonb_to_record(CASE WHEN jsonb_typeof(ch.value) = 'object' THEN ch.value END) AS f(
@@ -357,7 +362,7 @@ SELECT s.session_id,
 FROM scores s;
 
 -- name: exp_session_settings
--- session_settings, one row per session: the linked legacy params where present ('legacy'), else the configured
+-- session_settings, one row per session (not yet for one still pending/processing): the linked legacy params where present ('legacy'), else the configured
 -- defaults ('default'); per-side targets follow the muscle mapping (CH1 mapped right swaps them). Units converted:
 -- session_mvc_threshold_percentage percent / 100, contraction_duration_threshold ms / 1000; the per-muscle target
 -- is session_expected_contractions / 2 (both muscles together), else the default. The MVC method is what the
@@ -386,7 +391,8 @@ LEFT JOIN rc_linked l ON l.session_id = e.session_id
 LEFT JOIN (SELECT DISTINCT ON (session_id) session_id, mvc_calculation_method
            FROM rc_exp_emg_statistics
            WHERE mvc_calculation_method IS NOT NULL
-           ORDER BY session_id, channel_name COLLATE "C") m ON m.session_id = e.session_id;
+           ORDER BY session_id, channel_name COLLATE "C") m ON m.session_id = e.session_id
+WHERE NOT e.waiting;
 
 -- name: exp_signal_processing_cache
 -- signal_processing_cache <- every analysis_results row of the session, same id. request hash = SHA-256 of the

@@ -82,8 +82,9 @@ AS $$
 $$;
 
 -- name: scope
--- Every legacy session in range (created_at in [since, until)), with who it belongs to, whether the rule
--- "pending/processing sessions are skipped (not_yet_processed)" applies to it, and whether it arrived: a row version
+-- Every legacy session in range (created_at in [since, until)), with who it belongs to, whether it is still
+-- pending/processing in legacy (migrated as a therapy_sessions row without child rows yet: mapping.md "Every legacy
+-- row has a home"; no rule skips a session), and whether it arrived: a row version
 -- of the session (its c3d_metadata row or an analysis row) was committed after the point of legacy history the last
 -- completed run covered (%(mark)s, NULL when no run completed), so that run could not have seen it.
 CREATE TEMP TABLE rc_scope ON COMMIT DROP AS
@@ -91,7 +92,7 @@ WITH point AS (
     SELECT %(mark)s::pg_snapshot AS mark, pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid
 )
 SELECT c.id AS session_id,
-       c.processing_status IN ('pending', 'processing') AS expect_skip,
+       coalesce(c.processing_status IN ('pending', 'processing'), false) AS waiting,
        c.processing_status,
        coalesce(pg_temp.rc_reference(c.resolved_patient_id), pg_temp.rc_reference(c.patient_id)) AS patient_candidate,
        p.patient_code,
@@ -124,11 +125,11 @@ WHERE NOT s.arrived AND s.session_id IN (
 
 -- name: accounting
 -- Where each session in scope actually is: the target's therapy_sessions, an open quarantine entry, neither or
--- both. A session must be in exactly one of migrated / quarantined / skipped; every other state is a mismatch.
+-- both. A session must be in exactly one of migrated / quarantined (pending and processing ones too: they are
+-- migrated); every other state is a mismatch. `waiting` marks the migrated ones still pending/processing.
 CREATE TEMP TABLE rc_accounting ON COMMIT DROP AS
 WITH located AS (
     SELECT s.*,
-           coalesce(s.expect_skip, false) AS skip_rule,
            t.id IS NOT NULL AS in_target,
            q.legacy_session_id IS NOT NULL AS in_quarantine,
            q.reasons[1] AS quarantine_reason
@@ -136,18 +137,14 @@ WITH located AS (
     LEFT JOIN therapy_sessions t ON t.id = s.session_id
     LEFT JOIN statsfirst.quarantine q ON q.legacy_session_id = s.session_id AND q.resolved_at IS NULL
 )
-SELECT session_id, patient_candidate, patient_code, sampling_rate, created_at, skip_rule, in_target, in_quarantine,
+SELECT session_id, patient_candidate, patient_code, sampling_rate, created_at, waiting, in_target, in_quarantine,
        quarantine_reason,
        CASE
            WHEN arrived THEN 'arrived_since_last_run'
-           WHEN NOT skip_rule AND in_target AND NOT in_quarantine THEN 'migrated'
-           WHEN NOT skip_rule AND in_quarantine AND NOT in_target THEN 'quarantined'
-           WHEN skip_rule AND NOT in_target AND NOT in_quarantine THEN 'skipped'
-           WHEN NOT skip_rule AND NOT in_target AND NOT in_quarantine THEN 'unaccounted'
-           WHEN NOT skip_rule THEN 'migrated_and_quarantined'
-           WHEN in_target AND in_quarantine THEN 'skipped_but_migrated_and_quarantined'
-           WHEN in_target THEN 'skipped_but_migrated'
-           ELSE 'skipped_but_quarantined'
+           WHEN in_target AND NOT in_quarantine THEN 'migrated'
+           WHEN in_quarantine AND NOT in_target THEN 'quarantined'
+           WHEN NOT in_target AND NOT in_quarantine THEN 'unaccounted'
+           ELSE 'migrated_and_quarantined'
        END AS state
 FROM located;
 CREATE UNIQUE INDEX ON rc_accounting (session_id);
