@@ -49,8 +49,9 @@ def session_rows(report: ReconciliationReport) -> list[dict[str, object]]:
     out: list[dict[str, object]] = [
         {"state": "legacy (in scope)", "reason": "", "sessions": s.legacy},
         {"state": "migrated", "reason": "", "sessions": s.migrated},
+        {"state": "migrated", "reason": "still pending/processing in legacy", "sessions": s.migrated_pending},
         {"state": "quarantined", "reason": "", "sessions": s.quarantined},
-        {"state": "skipped", "reason": "", "sessions": s.skipped},
+        *([{"state": "skipped", "reason": "", "sessions": s.skipped}] if s.skipped else []),
         {"state": "need attention (mismatched)", "reason": "", "sessions": s.mismatched},
     ]
     out += [{"state": "quarantined", "reason": r, "sessions": n} for r, n in sorted(report.quarantine_reasons.items())]

@@ -130,7 +130,12 @@ def summary_rows(totals: dict[str, Any]) -> list[dict[str, object]]:
     out: list[dict[str, object]] = [
         {"measure": "legacy sessions in range", "value": sessions.get("in_range", 0)},
         {"measure": "migrated", "value": sessions.get("migrated", 0)},
+        {"measure": "of them still pending/processing in legacy (no child rows yet)",
+         "value": sessions.get("migrated_pending", 0)},
     ]
+    if totals.get("rewritten_unchanged"):
+        unchanged = totals["rewritten_unchanged"]
+        out.append({"measure": "of them unchanged in legacy since last migrated", "value": unchanged})
     out += [{"measure": f"quarantined: {k}", "value": v} for k, v in totals.get("quarantined_by_reason", {}).items()]
     out += [{"measure": f"skipped: {k}", "value": v} for k, v in totals.get("skipped_by_reason", {}).items()]
     if totals.get("unchanged"):
@@ -153,9 +158,10 @@ def summary_rows(totals: dict[str, Any]) -> list[dict[str, object]]:
 def summary_headline(totals: dict[str, Any], what: str = "migration") -> str:
     s = totals.get("sessions", {})
     return (
-        f"statsfirst {what}: {s.get('in_range', 0):,} legacy sessions in range — {s.get('migrated', 0):,} migrated, "
-        f"{s.get('quarantined', 0):,} quarantined, {s.get('skipped', 0):,} skipped "
-        f"({totals.get('sessions_per_second', 0):,} sessions/s)"
+        f"statsfirst {what}: {s.get('in_range', 0):,} legacy sessions in range — {s.get('migrated', 0):,} migrated "
+        f"({s.get('migrated_pending', 0):,} of them still pending in legacy), {s.get('quarantined', 0):,} quarantined"
+        + (f", {s['skipped']:,} skipped" if s.get("skipped") else "")
+        + f" ({totals.get('sessions_per_second', 0):,} sessions/s)"
     )
 
 

@@ -72,10 +72,13 @@ def test_csv_parses_one_row_per_patient_and_per_table(migrated: Migrated) -> Non
     tables = [r for r in rows if r["row_type"] == "table"]
     patients = [r for r in rows if r["row_type"] == "patient"]
     sessions = [r for r in rows if r["row_type"] == "session"]
+    links = {r["name"]: int(r["count"]) for r in rows if r["row_type"] == "settings_links"}
+    assert migrated.report.settings_links is not None
+    assert links == migrated.report.settings_links.as_json() and links["unlinked"] > 0  # the generator writes some
     assert [r["name"] for r in tables] == list(TARGET_TABLES)
     assert all(int(r["expected_rows"]) == int(r["actual_rows"]) and int(r["delta"]) == 0 for r in tables)
     assert len(patients) == len(migrated.report.patients)
-    assert len(rows) == len(patients) + len(tables) + len(sessions)
+    assert len(rows) == len(patients) + len(tables) + len(sessions) + len(links)
     # one row per session held back for review, with its id, upload time and reason
     held = {r[0]: r[1] for r in execute(migrated.dsn, "SELECT q.legacy_session_id::text, q.reasons[1] FROM"
                                                       " statsfirst.quarantine q WHERE q.resolved_at IS NULL")}

@@ -18,6 +18,7 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import LEGACY_SCHEMA, preflight, target_schema_for
 from statsfirst.errors import SchemaStateError
 from statsfirst.extract.legacy_reader import KeyRange, has_legacy_session_settings, read_batch
+from statsfirst.extract.settings_links import count_settings_links
 from statsfirst.load.batch_loader import BatchOutcome, load_batch, split
 from statsfirst.pipeline import incremental, run_ledger
 from statsfirst.pipeline.configuration import TargetConfiguration, record_configuration, settle_configuration
@@ -82,6 +83,8 @@ def migrate(
             summary.add(outcome)
         if options.first_id is None and not (options.since or options.until):
             summary.deleted_in_legacy = incremental.deleted_in_legacy(conn).as_json()
+            links = count_settings_links(conn)
+            summary.settings_links = links.as_json() if links else None
             _log_deleted(summary.deleted_in_legacy, log)
     summary.sessions_in_range = sum(b.session_count for b in plan.planned)
     if on_start:

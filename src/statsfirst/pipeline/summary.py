@@ -31,6 +31,8 @@ class MigrationSummary:
     rewritten_unchanged: int = 0
     # migrated legacy rows gone from the legacy tables: reported, never deleted from the target
     deleted_in_legacy: dict[str, Any] = field(default_factory=dict)
+    # runs over the whole history: how the legacy session_settings rows link (extract/settings_links.py)
+    settings_links: dict[str, int] | None = None
 
     def add(self, outcome: dict[str, Any]) -> None:
         self.migrated += int(outcome.get("migrated", 0))
@@ -66,6 +68,7 @@ class MigrationSummary:
             "unchanged": self.unchanged,
             "rewritten_unchanged": self.rewritten_unchanged,
             "deleted_in_legacy": self.deleted_in_legacy,
+            "settings_links": self.settings_links,
             "rows": {table: self.rows.get(table, 0) for table in TARGET_TABLES},
             "wall_seconds": round(self.wall_seconds, 3),
             "sessions_per_second": round(self.rate, 1),
@@ -99,6 +102,11 @@ class MigrationSummary:
         if self.deleted_in_legacy.get("sessions") or self.deleted_in_legacy.get("analyses"):
             table.add_row("deleted_in_legacy (kept in target): sessions", f"{self.deleted_in_legacy['sessions']:,}")
             table.add_row("deleted_in_legacy (kept in target): analyses", f"{self.deleted_in_legacy['analyses']:,}")
+        if self.settings_links:
+            links = self.settings_links
+            table.add_row("legacy settings rows linked to no session (nothing to migrate)", f"{links['unlinked']:,}")
+            table.add_row("sessions with several legacy settings rows (the newest used)",
+                          f"{links['ambiguous_sessions']:,}")
         for name in TARGET_TABLES:
             note = " (no legacy source; stays empty)" if name == "export_history" else ""
             table.add_row(f"rows → {name}{note}", f"{self.rows.get(name, 0):,}")

@@ -1,5 +1,6 @@
 """CSV: one row per patient, then one row per target table, then one row per listed session (held back for review,
-arrived since the last run, deleted in the old system); a ``row_type`` column tells them apart."""
+arrived since the last run, deleted in the old system), then how the legacy settings rows link (``settings_links``
+rows: rows, unlinked, ambiguous_sessions, not_used, in ``count``); a ``row_type`` column tells them apart."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ COLUMNS = (
     "patient_code",
     "uploaded_at",
     "reason",
+    "count",
 )
 # listed sessions in the CSV, by state (the period bounds are not sessions a reader acts on)
 SESSION_STATES = ("quarantined", "arrived_since_last_run", "deleted_in_legacy")
@@ -71,4 +73,7 @@ def render_csv(report: ReconciliationReport) -> str:
                     "reason": getattr(session, "reason", None) or "",
                 }
             )
+    if report.settings_links:
+        for name, count in report.settings_links.as_json().items():
+            writer.writerow({"row_type": "settings_links", "name": name, "count": count})
     return out.getvalue()

@@ -21,6 +21,7 @@ from statsfirst.reconcile.wording import (
     Explanation,
     explain,
     headline,
+    plural,
 )
 from statsfirst.target_tables import TARGET_TABLES
 
@@ -276,7 +277,7 @@ def _since_last_run(report: ReconciliationReport) -> list[str]:
         if not count:
             continue
         listed = report.listed.get(state) or []
-        out.append(f"<p><b>{count:,}</b> {_plural(count, 'session', 'sessions')} {intro}:</p>")
+        out.append(f"<p><b>{count:,}</b> {plural(count, 'session', 'sessions')} {intro}:</p>")
         if listed:
             out.append(
                 f'<table id="{state}"><thead><tr><th>Legacy session id</th><th>Patient code</th><th>Uploaded</th>'
@@ -293,9 +294,6 @@ def _since_last_run(report: ReconciliationReport) -> list[str]:
                 out.append(f'<p class="meta">The first {len(listed):,} of {count:,} are listed.</p>')
     return out
 
-
-def _plural(n: int, one: str, many: str) -> str:
-    return one if n == 1 else many
 
 
 def _scores(report: ReconciliationReport) -> str:
@@ -314,7 +312,7 @@ def _scores(report: ReconciliationReport) -> str:
         code, n = reasons[0]
         why = (
             f'<p id="score-why">Why not for the other {missing:,}: most often ({n:,} '
-            f"{_plural(n, 'session', 'sessions')}) {escape(explain(SCORE_GAPS, code).meaning[0].lower())}"
+            f"{plural(n, 'session', 'sessions')}) {escape(explain(SCORE_GAPS, code).meaning[0].lower())}"
             f"{escape(explain(SCORE_GAPS, code).meaning[1:])} What to do: {escape(explain(SCORE_GAPS, code).action)} "
             "All reasons (a session can have several):</p>"
         )
@@ -336,6 +334,15 @@ def _good_to_know(report: ReconciliationReport) -> str:
         f"{c.point_rate_33hz.get('legacy', 0):,} in the old system) carry a sampling rate of 33 Hz: the C3D "
         "<i>point</i> rate, not the EMG rate (990 Hz). It is kept as the old system recorded it.</li>",
     ]
+    if report.settings_links and report.settings_links.rows:
+        links = report.settings_links
+        items.append(
+            f'<li id="settings-links"><b>{links.unlinked:,}</b> of the {links.rows:,} settings rows of the old system '
+            "belong to no session (they name a session that does not exist), so there is nothing to migrate them to; "
+            f"no session lost its settings. {links.ambiguous_sessions:,} "
+            f"{plural(links.ambiguous_sessions, 'session', 'sessions')} had several settings rows: the newest was used "
+            f"({links.not_used:,} older {plural(links.not_used, 'row', 'rows')} not used).</li>"
+        )
     if report.configuration:
         settings = ", ".join(f"{what}: {value}" for what, value in report.configuration)
         items.append(f"<li>Scores use the target's recorded configuration ({escape(settings)}).</li>")

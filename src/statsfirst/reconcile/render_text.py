@@ -55,6 +55,10 @@ def summary_renderable(report: ReconciliationReport) -> Group:
         if state not in ACCOUNTED_STATES:
             sessions.add_row(Text(f"MISMATCH: {state}", style="bold red"), f"{n:,}")
     c = report.completeness
+    if report.settings_links:
+        links = report.settings_links
+        sessions.add_row("legacy settings rows linked to no session", f"{links.unlinked:,} of {links.rows:,}")
+        sessions.add_row("sessions with several legacy settings rows (newest used)", f"{links.ambiguous_sessions:,}")
     sessions.add_row("overall score computable", f"{c.overall_score_computable:,} of {c.migrated:,}")
     sessions.add_row("values: sessions differing", f"{report.values.sessions_with_differences:,}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from statsfirst.extract.settings_links import SettingsLinks
 from statsfirst.target_tables import TARGET_TABLES
 
 # Every state a legacy session (or a migrated session whose legacy row is gone) can be in without being a mismatch.
@@ -174,6 +175,8 @@ class ReconciliationReport:
     last_run: LastRun | None = None
     # the target's recorded configuration as (what, value) rows (pipeline/configuration.py)
     configuration: list[tuple[str, str]] = field(default_factory=list)
+    # how the legacy session_settings rows link to sessions (whole table; None without that table)
+    settings_links: SettingsLinks | None = None
 
     @property
     def found_legacy_sessions(self) -> bool:
@@ -222,5 +225,6 @@ class ReconciliationReport:
             "mismatch_counts": dict(self.mismatch_counts),
             "mismatches": [asdict(m) for m in self.mismatches],
             "listed": {state: [asdict(s) for s in sessions] for state, sessions in self.listed.items()},
+            "settings_links": self.settings_links.as_json() if self.settings_links else None,
             "wall_seconds": round(self.wall_seconds, 3),
         }

@@ -12,6 +12,8 @@ from statsfirst.db.connection import connection
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import check_pipeline_privileges, target_schema_for
 from statsfirst.errors import ConnectionProblem, SchemaStateError
+from statsfirst.extract.legacy_reader import has_legacy_session_settings
+from statsfirst.extract.settings_links import count_settings_links
 from statsfirst.pipeline.configuration import TargetConfiguration, read_configuration
 from statsfirst.reconcile import accounting, completeness, held_back, tables, values
 from statsfirst.reconcile.options import ReconcileOptions
@@ -46,7 +48,7 @@ def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schem
             f"the legacy table(s) {', '.join(missing)} are missing from schema public",
             "point --dsn/DATABASE_URL at the legacy database",
         )
-    with_settings = relation_exists(conn, "public", "session_settings") and _is_legacy_settings(conn)
+    with_settings = has_legacy_session_settings(conn)
     # the target's recorded configuration, never a run's parameters (nothing recorded yet: nothing was migrated)
     configuration = read_configuration(conn, target_schema) or TargetConfiguration()
 
@@ -102,12 +104,6 @@ def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schem
         listed=booked.listed,
         last_run=booked.last_run,
         configuration=configuration.as_rows(),
+        settings_links=count_settings_links(conn) if with_settings else None,
     )
 
-
-def _is_legacy_settings(conn: psycopg.Connection) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
-        "AND table_name = 'session_settings' AND column_name IN ('user_id', 'session_id', 'params')"
-    ).fetchone()
-    return bool(row and row[0] == 3)

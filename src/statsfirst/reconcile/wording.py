@@ -128,18 +128,18 @@ def headline(report: ReconciliationReport) -> str:
     else:
         first = (
             f"{s.legacy - min(s.mismatched, s.legacy):,} of {s.legacy:,} sessions are accounted for ({parts}); "
-            f"{s.mismatched:,} {_plural(s.mismatched, 'needs', 'need')} attention."
+            f"{s.mismatched:,} {plural(s.mismatched, 'needs', 'need')} attention."
         )
     problems = []
     differing = report.values.sessions_with_differences
     if differing:
         problems.append(
-            f"{differing:,} migrated {_plural(differing, 'session holds', 'sessions hold')} values that differ "
+            f"{differing:,} migrated {plural(differing, 'session holds', 'sessions hold')} values that differ "
             "from the old system"
         )
     tables_off = report.mismatch_counts.get("row_count", 0)
     if tables_off:
-        problems.append(f"{tables_off} {_plural(tables_off, 'table does', 'tables do')} not have the expected rows")
+        problems.append(f"{tables_off} {plural(tables_off, 'table does', 'tables do')} not have the expected rows")
     if report.mismatch_counts.get("pipeline_counters"):
         problems.append("the migration's own counts disagree with this recount")
     if problems:
@@ -147,5 +147,5 @@ def headline(report: ReconciliationReport) -> str:
     return first
 
 
-def _plural(n: int, one: str, many: str) -> str:
+def plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
