@@ -3,7 +3,7 @@
 -- (unqualified names are the target tables; legacy tables are public.*). Follows mapping.md and the rules of
 -- statsfirst's transform/ (current analysis, side assignment, target contractions, scoring), so it produces the
 -- same rows for the sessions statsfirst migrates. Sessions whose data would violate a target CHECK or a mapping
--- rule are left out (no quarantine, no lineage); pending/processing sessions are skipped.
+-- rule are left out (no quarantine, no lineage); pending/processing sessions get their therapy_sessions row only.
 --
 -- Shape: the JSON is parsed once (jsonb_each + jsonb_to_record over each current analysis) into a typed temp
 -- table of channels, the linked legacy settings are resolved once into another, each temp table is ANALYZEd, then
@@ -190,13 +190,18 @@ FROM rated;
 ANALYZE emg;
 
 CREATE TEMP TABLE held_back ON COMMIT DROP AS
+SELECT session_id FROM (
 SELECT session_id FROM emg GROUP BY session_id
 HAVING NOT bool_and(valid) OR count(*) FILTER (WHERE side = 'left') > 1 OR count(*) FILTER (WHERE side = 'right') > 1
 UNION
 SELECT session_id FROM st
 WHERE NOT well_typed OR NOT (rpe IS NULL OR (rpe BETWEEN 0 AND 10 AND rpe * 2 = trunc(rpe * 2)))
    OR NOT (bfr_left IS NULL OR bfr_left BETWEEN 0 AND 100) OR NOT (bfr_right IS NULL OR bfr_right BETWEEN 0 AND 100)
-   OR expected_ch1 <= 0 OR expected_ch2 <= 0;
+   OR expected_ch1 <= 0 OR expected_ch2 <= 0
+) checked
+-- a waiting session's analyses and settings are not looked at (it has no child rows yet)
+WHERE NOT EXISTS (SELECT 1 FROM public.c3d_metadata w
+                  WHERE w.id = checked.session_id AND w.processing_status IN ('pending', 'processing'));
 ANALYZE held_back;
 
 -- 4. therapy_sessions ← c3d_metadata
@@ -229,8 +234,7 @@ LEFT JOIN public.therapists t ON t.id::text = lower(coalesce(
          ELSE trim(c.therapist_id) END,
     CASE WHEN lower(trim(c.resolved_therapist_id)) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
          ELSE trim(c.resolved_therapist_id) END))
-WHERE c.processing_status NOT IN ('pending', 'processing')
-  AND c.file_hash ~ '^[0-9a-f]{64}$' AND c.file_size_bytes >= 0
+WHERE c.file_hash ~ '^[0-9a-f]{64}$' AND c.file_size_bytes >= 0
   AND NOT EXISTS (SELECT 1 FROM held_back h WHERE h.session_id = c.id);
 
 -- 5. emg_statistics ← the typed channels of the migrated sessions
@@ -251,7 +255,8 @@ SELECT e.session_id, e.channel_name, e.side, e.mvc_threshold / 0.75,
        e.min_duration_ms, e.max_duration_ms, e.total_time_under_tension_ms, e.avg_amplitude, e.max_amplitude,
        e.processing_pipeline, e.processing_version, e.processing_time_ms, 0.75,
        coalesce(e.duration_threshold_ms / 1000.0, 2.0), s.processed_at
-FROM emg e JOIN therapy_sessions s ON s.id = e.session_id;
+FROM emg e JOIN therapy_sessions s ON s.id = e.session_id
+WHERE s.processing_status NOT IN ('pending', 'processing');
 
 -- 6. performance_scores ← the emg_statistics rows just written, the linked RPE and BFR pressures
 INSERT INTO performance_scores (

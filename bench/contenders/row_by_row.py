@@ -292,8 +292,10 @@ def migrate_session(
         "error_message, created_at, updated_at, processed_at FROM public.c3d_metadata WHERE id = %s",
         (session_id,),
     ).fetchone()
-    if c is None or c["processing_status"] in ("pending", "processing"):
+    if c is None:
         return 0
+    # a session the legacy app is still processing is migrated with its status and no child rows
+    waiting = c["processing_status"] in ("pending", "processing")
     analyses = cur.execute(
         "SELECT id, processing_version, processing_time_ms, analytics_data, created_at "
         "FROM public.analysis_results WHERE c3d_metadata_id = %s",
@@ -305,9 +307,9 @@ def migrate_session(
     try:
         if not re.fullmatch(r"[0-9a-f]{64}", c["file_hash"]) or c["file_size_bytes"] < 0:
             raise Invalid("file")
-        link = linked_settings(c, refs["settings"])
+        link = None if waiting else linked_settings(c, refs["settings"])
         settings = decode_settings(link["params"]) if link else {}
-        channels = channel_rows(session_id, current, settings, c["processed_at"]) if current else []
+        channels = channel_rows(session_id, current, settings, c["processed_at"]) if current and not waiting else []
         for row in channels:
             if row["processing_time_ms"] is not None and row["processing_time_ms"] < 0:
                 raise Invalid("processing_time_ms")
