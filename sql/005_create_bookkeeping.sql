@@ -108,11 +108,18 @@ COMMENT ON COLUMN statsfirst.session_lineage.source_hash IS 'MD5 of the legacy r
 COMMENT ON COLUMN statsfirst.session_lineage.run_id IS 'Run that last wrote the session';
 COMMENT ON COLUMN statsfirst.session_lineage.migrated_at IS 'When that run wrote it';
 
+-- analytics_residual is json (not a key of legacy_analysis): json input is only checked for syntax and kept as
+-- text, while jsonb input is parsed into a tree, which for a ~1.5 kB residual per analysis cost the migration more
+-- than the rest of the lineage write; analysis_results_view reads it as jsonb (only the rows it returns pay).
+-- file_hash is a plain generated column for the view's by-hash read: under RLS only leakproof conditions may drive
+-- an index scan, and text equality is leakproof while the jsonb ->> operator is not.
 CREATE TABLE statsfirst.analysis_lineage (
     legacy_analysis_id uuid       PRIMARY KEY,
     legacy_session_id uuid        NOT NULL,
     legacy_analysis   jsonb       NOT NULL,
-    run_id            uuid        NOT NULL
+    run_id            uuid        NOT NULL,
+    analytics_residual json,
+    file_hash         text        GENERATED ALWAYS AS (legacy_analysis ->> 'file_hash') STORED
 );
 COMMENT ON TABLE statsfirst.analysis_lineage IS 'Per legacy analysis_results row: its legacy-only scalar fields (no analytics_data, no emg_signals)';
 COMMENT ON COLUMN statsfirst.analysis_lineage.legacy_analysis_id IS 'Legacy analysis_results.id (= signal_processing_cache.id)';
@@ -120,11 +127,19 @@ COMMENT ON COLUMN statsfirst.analysis_lineage.legacy_session_id IS 'Legacy c3d_m
 COMMENT ON COLUMN statsfirst.analysis_lineage.legacy_analysis IS 'Legacy scalar columns as JSON (file_hash, processing_params, processing_time_ms, ...)';
 COMMENT ON COLUMN statsfirst.analysis_lineage.run_id IS 'Run that last wrote it';
 CREATE INDEX analysis_lineage_session_idx ON statsfirst.analysis_lineage (legacy_session_id);
+COMMENT ON COLUMN statsfirst.analysis_lineage.analytics_residual IS
+    'For the session''s current analysis: the part of its analytics_data that emg_statistics does not store, per '
+    'channel (see statsfirst.compat_analytics_residual); NULL for the session''s other analyses.';
+COMMENT ON COLUMN statsfirst.analysis_lineage.file_hash IS
+    'Legacy analysis_results.file_hash (generated from legacy_analysis), indexed for analysis_results_view.';
+CREATE INDEX analysis_lineage_file_hash_idx ON statsfirst.analysis_lineage (file_hash);
+COMMENT ON INDEX statsfirst.analysis_lineage_file_hash_idx IS
+    'analysis_results_view: SELECT ... WHERE file_hash = $1 (the legacy cache lookup) uses this index.';
 
 -- ------------------------------------------------------------------------------------------ watermarks
 -- The point of the legacy history the last complete run covered, as a transaction snapshot (pg_current_snapshot()
 -- taken before the run read anything). A legacy row version committed after that point has an xmin the snapshot
--- does not see, whatever its timestamps say, so the next incremental run finds it (pipeline/change_detection.py).
+-- does not see, whatever its timestamps say, so the next incremental run finds it (pipeline/incremental.py).
 CREATE TABLE statsfirst.watermarks (
     target_schema   text        PRIMARY KEY,
     legacy_snapshot pg_snapshot NOT NULL,
@@ -196,29 +211,18 @@ AS $$
 $$;
 COMMENT ON FUNCTION statsfirst.json_is_float8(jsonb) IS 'Whether a JSON value can load into a float8 column unchanged (null or a finite, representable number)';
 
-CREATE FUNCTION statsfirst.channel_type_problems(channel jsonb, numeric_keys text[], block_keys text[], block_fields text[])
-RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    -- every key of a channel object whose value has the wrong JSON type, as 'key=<value>' (value cut to 80 chars)
-    SELECT CASE
-        WHEN jsonb_typeof(channel) IS DISTINCT FROM 'object' THEN
-            ARRAY['<channel>=' || left(coalesce(channel::text, 'NULL'), 80)]
-        ELSE coalesce((
-            SELECT array_agg(problem ORDER BY problem) FROM (
-                SELECT f.key || '=' || left(f.value::text, 80) AS problem
-                FROM jsonb_each(channel) f
-                WHERE f.key = ANY (numeric_keys) AND NOT statsfirst.json_is_float8(f.value)
-                UNION ALL
-                SELECT b.key || '=' || left(b.value::text, 80)
-                FROM jsonb_each(channel) b
-                WHERE b.key = ANY (block_keys) AND jsonb_typeof(b.value) NOT IN ('object', 'null')
-                UNION ALL
-                SELECT b.key || '.' || s.key || '=' || left(s.value::text, 80)
-                FROM jsonb_each(channel) b
-                CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(b.value) = 'object' THEN b.value ELSE '{}' END) s
-                WHERE b.key = ANY (block_keys) AND s.key = ANY (block_fields) AND NOT statsfirst.json_is_float8(s.value)
-            ) problems), '{}')
-    END;
+-- ------------------------------------------------------------------------------------------ compression
+-- The lineage rows are around 2 kB, so PostgreSQL compresses them as it stores them; lz4 does that several times
+-- faster than the default pglz. Only where the server is built with lz4 (PostgreSQL 15 on Debian and Supabase are;
+-- some embedded builds are not).
+DO $$
+BEGIN
+    IF 'lz4' = ANY (SELECT unnest(enumvals) FROM pg_settings WHERE name = 'default_toast_compression') THEN
+        ALTER TABLE statsfirst.analysis_lineage
+            ALTER COLUMN legacy_analysis SET COMPRESSION lz4,
+            ALTER COLUMN analytics_residual SET COMPRESSION lz4;
+        ALTER TABLE statsfirst.session_lineage ALTER COLUMN legacy_c3d SET COMPRESSION lz4;
+        ALTER TABLE statsfirst.quarantine ALTER COLUMN payload SET COMPRESSION lz4;
+    END IF;
+END
 $$;
-COMMENT ON FUNCTION statsfirst.channel_type_problems(jsonb, text[], text[], text[]) IS 'Type problems of one analytics_data channel (strings, arrays or out-of-range numbers where numbers belong), so only well-typed JSON reaches the strict polars decoder';

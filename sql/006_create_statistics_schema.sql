@@ -23,37 +23,6 @@
 -- Helper functions that do not read tables
 -- =================================================================================================================
 
-CREATE FUNCTION statsfirst_valid_performance_weights(weights jsonb) RETURNS boolean
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path FROM CURRENT
-AS $$
-DECLARE
-    component text;
-    total numeric := 0;
-BEGIN
-    IF weights IS NULL THEN
-        RETURN NULL;  -- CHECK semantics: a NULL column is judged by its NOT NULL constraint, not here
-    END IF;
-    IF jsonb_typeof(weights) <> 'object' THEN
-        RETURN false;
-    END IF;
-    FOREACH component IN ARRAY ARRAY['compliance', 'symmetry', 'effort', 'game'] LOOP
-        IF jsonb_typeof(weights -> component) IS DISTINCT FROM 'number' THEN
-            RETURN false;  -- missing, null, string, ...
-        END IF;
-        IF (weights ->> component)::numeric NOT BETWEEN 0 AND 1 THEN
-            RETURN false;
-        END IF;
-        total := total + (weights ->> component)::numeric;
-    END LOOP;
-    RETURN abs(total - 1) <= 1e-9;
-END
-$$;
-COMMENT ON FUNCTION statsfirst_valid_performance_weights(jsonb) IS
-    'CHECK helper for performance_weights (performance_scores, session_settings): true when the object has the '
-    'four numeric keys compliance, symmetry, effort and game, each in [0, 1], summing to 1 within 1e-9 '
-    '(metricsDefinitions.md weights w_c, w_s, w_e, w_g). Other keys are ignored. NULL in, NULL out.';
-
 CREATE FUNCTION statsfirst_touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path FROM CURRENT
@@ -101,7 +70,9 @@ CREATE TABLE therapy_sessions (
     updated_at timestamptz NOT NULL DEFAULT now(),
     processed_at timestamptz,
     CONSTRAINT therapy_sessions_file_path_key UNIQUE (file_path),
-    CONSTRAINT therapy_sessions_file_hash_check CHECK (file_hash ~ '^[0-9a-f]{64}$'),
+    -- a length test and an unbounded class, not a bounded repetition, which compiles into a large automaton (~10 us
+    -- a row on PostgreSQL 15, against under 1 us); the same values pass and fail (tests/schema/test_constraints.py)
+    CONSTRAINT therapy_sessions_file_hash_check CHECK (length(file_hash) = 64 AND file_hash ~ '^[0-9a-f]+$'),
     CONSTRAINT therapy_sessions_file_size_bytes_check CHECK (file_size_bytes >= 0),
     CONSTRAINT therapy_sessions_session_type_check
         CHECK (session_type IS NULL OR session_type IN ('baseline', 'training', 'assessment')),
@@ -481,7 +452,24 @@ CREATE TABLE performance_scores (
     CONSTRAINT performance_scores_effort_score_check CHECK (effort_score IS NULL OR effort_score BETWEEN 0 AND 100),
     CONSTRAINT performance_scores_game_score_check CHECK (game_score IS NULL OR game_score BETWEEN 0 AND 100),
     CONSTRAINT performance_scores_performance_weights_check
-        CHECK (statsfirst_valid_performance_weights(performance_weights)),
+        -- an object whose keys compliance, symmetry, effort and game are JSON numbers in [0, 1] summing to 1
+        -- within 1e-9 (metricsDefinitions.md w_c, w_s, w_e, w_g); other keys ignored; NULL left to NOT NULL. One
+        -- expression, not a plpgsql function (a call and a search_path change per row cost twice as much); CASE
+        -- evaluates in order, so a value is cast only once it is known to be a number
+        CHECK (performance_weights IS NULL OR CASE
+            WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
+            WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
+            ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
+             AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
+                     + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
+                 <= 1e-9
+        END),
     CONSTRAINT performance_scores_bfr_pressure_aop_check
         CHECK (bfr_pressure_aop IS NULL OR bfr_pressure_aop BETWEEN 0 AND 100),
     CONSTRAINT performance_scores_bfr_compliance_gate_check
@@ -689,7 +677,24 @@ CREATE TABLE session_settings (
     CONSTRAINT session_settings_mvc_user_left_check CHECK (mvc_user_left IS NULL OR mvc_user_left >= 0),
     CONSTRAINT session_settings_mvc_user_right_check CHECK (mvc_user_right IS NULL OR mvc_user_right >= 0),
     CONSTRAINT session_settings_performance_weights_check
-        CHECK (statsfirst_valid_performance_weights(performance_weights)),
+        -- an object whose keys compliance, symmetry, effort and game are JSON numbers in [0, 1] summing to 1
+        -- within 1e-9 (metricsDefinitions.md w_c, w_s, w_e, w_g); other keys ignored; NULL left to NOT NULL. One
+        -- expression, not a plpgsql function (a call and a search_path change per row cost twice as much); CASE
+        -- evaluates in order, so a value is cast only once it is known to be a number
+        CHECK (performance_weights IS NULL OR CASE
+            WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
+            WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
+            ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
+             AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
+                     + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
+                 <= 1e-9
+        END),
     CONSTRAINT session_settings_duration_threshold_seconds_check CHECK (duration_threshold_seconds > 0),
     CONSTRAINT session_settings_duration_threshold_left_check
         CHECK (duration_threshold_left IS NULL OR duration_threshold_left > 0),
@@ -791,7 +796,8 @@ CREATE TABLE export_history (
     CONSTRAINT export_history_channels_exported_check
         CHECK (channels_exported IS NULL OR jsonb_typeof(channels_exported) = 'array'),
     CONSTRAINT export_history_export_options_check CHECK (jsonb_typeof(export_options) = 'object'),
-    CONSTRAINT export_history_export_hash_check CHECK (export_hash IS NULL OR export_hash ~ '^[0-9a-f]{64}$'),
+    CONSTRAINT export_history_export_hash_check
+        CHECK (export_hash IS NULL OR (length(export_hash) = 64 AND export_hash ~ '^[0-9a-f]+$')),
     CONSTRAINT export_history_export_status_check
         CHECK (export_status IN ('pending', 'processing', 'completed', 'failed')),
     CONSTRAINT export_history_file_size_bytes_check CHECK (file_size_bytes IS NULL OR file_size_bytes >= 0)
@@ -859,7 +865,7 @@ CREATE TABLE signal_processing_cache (
     created_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT signal_processing_cache_session_request_key UNIQUE (session_id, processing_request_hash),
     CONSTRAINT signal_processing_cache_processing_request_hash_check
-        CHECK (processing_request_hash ~ '^[0-9a-f]{64}$'),
+        CHECK (length(processing_request_hash) = 64 AND processing_request_hash ~ '^[0-9a-f]+$'),
     CONSTRAINT signal_processing_cache_cache_type_check
         CHECK (cache_type IN ('visualization_1k', 'export_full', 'envelope_rms', 'legacy_analysis')),
     CONSTRAINT signal_processing_cache_processing_time_ms_check
@@ -1016,3 +1022,33 @@ COMMENT ON POLICY processing_parameters_select ON processing_parameters IS
 REVOKE ALL ON processing_parameters FROM PUBLIC, anon, authenticated;
 GRANT SELECT ON processing_parameters TO authenticated;
 GRANT ALL ON processing_parameters TO service_role;
+
+-- =================================================================================================================
+-- The migration lineage (statsfirst.session_lineage / analysis_lineage, 005), read by the compatibility views
+-- (007): visible to their readers exactly where the session is, in the columns the views read
+-- =================================================================================================================
+
+GRANT USAGE ON SCHEMA statsfirst TO authenticated, service_role;
+REVOKE ALL ON statsfirst.session_lineage, statsfirst.analysis_lineage FROM PUBLIC, anon, authenticated;
+GRANT SELECT (legacy_session_id, raw_patient_id, raw_resolved_patient_id, raw_therapist_id,
+              raw_resolved_therapist_id, legacy_c3d)
+    ON statsfirst.session_lineage TO authenticated;
+GRANT SELECT (legacy_analysis_id, legacy_session_id, legacy_analysis, file_hash, analytics_residual)
+    ON statsfirst.analysis_lineage TO authenticated;
+GRANT SELECT ON statsfirst.session_lineage, statsfirst.analysis_lineage TO service_role;
+
+ALTER TABLE statsfirst.session_lineage ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS session_lineage_select ON statsfirst.session_lineage;  -- one per database, whatever the target
+CREATE POLICY session_lineage_select ON statsfirst.session_lineage
+    FOR SELECT TO authenticated
+    USING ((SELECT statsfirst_is_researcher()) OR statsfirst_can_read_session(legacy_session_id));
+COMMENT ON POLICY session_lineage_select ON statsfirst.session_lineage IS
+    'c3d_metadata_view readers: researchers read all rows; therapists the rows of sessions they may read.';
+
+ALTER TABLE statsfirst.analysis_lineage ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS analysis_lineage_select ON statsfirst.analysis_lineage;
+CREATE POLICY analysis_lineage_select ON statsfirst.analysis_lineage
+    FOR SELECT TO authenticated
+    USING ((SELECT statsfirst_is_researcher()) OR statsfirst_can_read_session(legacy_session_id));
+COMMENT ON POLICY analysis_lineage_select ON statsfirst.analysis_lineage IS
+    'analysis_results_view readers: researchers read all rows; therapists the rows of sessions they may read.';

@@ -11,8 +11,7 @@
 --   * analytics_data is rebuilt from emg_statistics, plus the per-channel fields emg_statistics has no column for:
 --     the "residual" of the current analysis, which the migration stores in its analysis lineage record
 --     (analysis_lineage.analytics_residual, built by transform/analytics_residual.py). The SQL definition below,
---     statsfirst.compat_analytics_residual, says the same (tests/views compare the two) and backfills lineage
---     written before this file existed.
+--     statsfirst.compat_analytics_residual, says the same (tests/views compare the two).
 --     The per-channel `contractions` list, the `signal_processing` block and `errors` are not reproduced (the
 --     Statistics-First design re-derives them from the C3D file); non-current analysis rows show {}.
 --
@@ -22,9 +21,12 @@
 -- Applied like 006 with `SET LOCAL search_path TO <target>, public`, so unqualified
 -- names are the target tables; functions carry `SET search_path FROM CURRENT` (or are schema-qualified).
 --
--- Security: the views are security_invoker, so RLS of the tables applies to the reader. The lineage tables are
--- readable by `authenticated` only through RLS policies that mirror the session's visibility (the same rule as
--- every child table), and only in the columns the views read. `anon` gets nothing.
+-- Views only: the lineage columns the views read, and who may read them, are part of the bookkeeping (005) and
+-- of the schema's row-level security (006).
+--
+-- Security: the views are security_invoker, so RLS of the tables applies to the reader, the lineage tables
+-- included (006: readable by `authenticated` only where the session is, and only in the columns the views read).
+-- `anon` gets nothing.
 
 -- =================================================================================================================
 -- The analytics_data fields emg_statistics stores (one column each); everything else of a channel is residual
@@ -73,89 +75,6 @@ COMMENT ON FUNCTION statsfirst.compat_analytics_residual(jsonb) IS
     'The part of a legacy analytics_data that emg_statistics does not store, per channel (what the migration '
     'stores in analysis_lineage.analytics_residual); analysis_results_view merges it with '
     'the values rebuilt from emg_statistics. NULL when analytics_data is {} or not an object.';
-
--- The residual lives in a json column of its own (not a key of legacy_analysis): json input is only checked for
--- syntax and kept as text, while jsonb input is parsed into a tree, which for a ~1.5 kB residual per analysis cost
--- the migration more than the rest of the lineage write. The view reads it as jsonb (only rows it returns pay).
-ALTER TABLE statsfirst.analysis_lineage ADD COLUMN IF NOT EXISTS analytics_residual json;
-COMMENT ON COLUMN statsfirst.analysis_lineage.analytics_residual IS
-    'For the session''s current analysis: the part of its analytics_data that emg_statistics does not store, per '
-    'channel (see statsfirst.compat_analytics_residual); NULL for the session''s other analyses.';
-
--- The lineage rows are around 2 kB, so PostgreSQL compresses them as it stores them; lz4 does that several times
--- faster than the default pglz. Only where the server is built with lz4 (PostgreSQL 15 on Debian and Supabase are;
--- some embedded builds are not); SET COMPRESSION applies to values written from now on.
-DO $$
-BEGIN
-    IF 'lz4' = ANY (SELECT unnest(enumvals) FROM pg_settings WHERE name = 'default_toast_compression') THEN
-        ALTER TABLE statsfirst.analysis_lineage
-            ALTER COLUMN legacy_analysis SET COMPRESSION lz4,
-            ALTER COLUMN analytics_residual SET COMPRESSION lz4;
-        ALTER TABLE statsfirst.session_lineage ALTER COLUMN legacy_c3d SET COMPRESSION lz4;
-        ALTER TABLE statsfirst.quarantine ALTER COLUMN payload SET COMPRESSION lz4;
-    END IF;
-END
-$$;
-
--- Lineage written before this file existed (no residual on the current analysis) gets its residual now, from the
--- legacy rows, so applying 007 to an already-migrated database makes analysis_results_view complete at once: the
--- residual of the session's current analysis (mapping.md: newest with a non-empty analytics_data; the only one the
--- view reads). Lineage written by the migration has it already, so this changes nothing then. Skipped when the
--- legacy table is gone (archived).
-DO $$
-BEGIN
-    IF to_regclass('public.analysis_results') IS NOT NULL THEN
-        UPDATE statsfirst.analysis_lineage AS l
-        SET analytics_residual = statsfirst.compat_analytics_residual(a.analytics_data)::json
-        FROM public.analysis_results AS a
-        WHERE a.id = l.legacy_analysis_id AND l.analytics_residual IS NULL
-          AND a.id = (SELECT n.id FROM public.analysis_results AS n
-                      WHERE n.c3d_metadata_id = a.c3d_metadata_id
-                        AND jsonb_typeof(n.analytics_data) = 'object' AND n.analytics_data <> '{}'::jsonb
-                      ORDER BY n.created_at DESC, n.id DESC LIMIT 1);
-    END IF;
-END
-$$;
-
--- The legacy analysis file_hash as a plain column, for the by-hash read of analysis_results_view. A plain column
--- (not an index on the JSON expression): under RLS only leakproof conditions may drive an index scan, and text
--- equality is leakproof while the jsonb ->> operator is not.
-ALTER TABLE statsfirst.analysis_lineage
-    ADD COLUMN IF NOT EXISTS file_hash text GENERATED ALWAYS AS (legacy_analysis ->> 'file_hash') STORED;
-COMMENT ON COLUMN statsfirst.analysis_lineage.file_hash IS
-    'Legacy analysis_results.file_hash (generated from legacy_analysis), indexed for analysis_results_view.';
-CREATE INDEX IF NOT EXISTS analysis_lineage_file_hash_idx ON statsfirst.analysis_lineage (file_hash);
-COMMENT ON INDEX statsfirst.analysis_lineage_file_hash_idx IS
-    'analysis_results_view: SELECT ... WHERE file_hash = $1 (the legacy cache lookup) uses this index.';
-
--- =================================================================================================================
--- Lineage visible to readers of the views, exactly where the session is
--- =================================================================================================================
-
-GRANT USAGE ON SCHEMA statsfirst TO authenticated, service_role;
-REVOKE ALL ON statsfirst.session_lineage, statsfirst.analysis_lineage FROM PUBLIC, anon, authenticated;
-GRANT SELECT (legacy_session_id, raw_patient_id, raw_resolved_patient_id, raw_therapist_id,
-              raw_resolved_therapist_id, legacy_c3d)
-    ON statsfirst.session_lineage TO authenticated;
-GRANT SELECT (legacy_analysis_id, legacy_session_id, legacy_analysis, file_hash, analytics_residual)
-    ON statsfirst.analysis_lineage TO authenticated;
-GRANT SELECT ON statsfirst.session_lineage, statsfirst.analysis_lineage TO service_role;
-
-ALTER TABLE statsfirst.session_lineage ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS session_lineage_select ON statsfirst.session_lineage;
-CREATE POLICY session_lineage_select ON statsfirst.session_lineage
-    FOR SELECT TO authenticated
-    USING ((SELECT statsfirst_is_researcher()) OR statsfirst_can_read_session(legacy_session_id));
-COMMENT ON POLICY session_lineage_select ON statsfirst.session_lineage IS
-    'c3d_metadata_view readers: researchers read all rows; therapists the rows of sessions they may read.';
-
-ALTER TABLE statsfirst.analysis_lineage ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS analysis_lineage_select ON statsfirst.analysis_lineage;
-CREATE POLICY analysis_lineage_select ON statsfirst.analysis_lineage
-    FOR SELECT TO authenticated
-    USING ((SELECT statsfirst_is_researcher()) OR statsfirst_can_read_session(legacy_session_id));
-COMMENT ON POLICY analysis_lineage_select ON statsfirst.analysis_lineage IS
-    'analysis_results_view readers: researchers read all rows; therapists the rows of sessions they may read.';
 
 -- =================================================================================================================
 -- A view created by an earlier version of this file with another column order (before the real legacy order of

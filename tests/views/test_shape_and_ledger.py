@@ -111,18 +111,25 @@ def test_migrate_refuses_a_schema_without_007(make_database: Callable[[], Resolv
         migrate(dsn, MigrateOptions(), log=quiet)
 
 
-def test_applying_007_to_lineage_without_residuals_backfills_them(small_views_db: Any, tmp_path: Path) -> None:
-    """A database migrated before 007 existed (lineage without analytics residuals) is complete once 007 runs."""
-    snapshot = "SELECT id, analytics_data FROM public.analysis_results_view ORDER BY id"
+def test_reapplying_007_touches_nothing_but_the_views(small_views_db: Any, tmp_path: Path) -> None:
+    """007 is views only: re-applying it (repeatable, after an edit) leaves the bookkeeping's rows, columns and
+    policies as they were, and the views answer as before."""
+    state = ("SELECT (SELECT md5(string_agg(l::text, ',' ORDER BY legacy_analysis_id))"
+             "  FROM statsfirst.analysis_lineage l),"
+             " (SELECT md5(string_agg(l::text, ',' ORDER BY legacy_session_id)) FROM statsfirst.session_lineage l),"
+             " (SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name,"
+             "  ordinal_position) FROM information_schema.columns WHERE table_schema = 'statsfirst'),"
+             " (SELECT string_agg(tablename || '.' || policyname, ',' ORDER BY tablename, policyname) FROM pg_policies"
+             "  WHERE schemaname = 'statsfirst')")
+    views = "SELECT id, analytics_data FROM public.analysis_results_view ORDER BY id"
     with psycopg.connect(small_views_db.dsn.conninfo) as conn:
-        before = conn.execute(snapshot).fetchall()
-        conn.execute("UPDATE statsfirst.analysis_lineage SET analytics_residual = NULL")
-        conn.commit()
-        assert all(data == {} for _, data in conn.execute(snapshot).fetchall())
-    assert any(data != {} for _, data in before)
+        before, answers = conn.execute(state).fetchone(), conn.execute(views).fetchall()
+    assert before is not None and "analysis_lineage.analysis_lineage_select" in before[3]
+    assert any(data != {} for _, data in answers)
 
     root = _copy_sql(tmp_path)
     (root / VIEW_FILE).write_text((root / VIEW_FILE).read_text() + "\n-- edited\n")
     assert [m.version for m, _ in apply_migrations(small_views_db.dsn, sql_root=root, log=quiet).applied] == ["007"]
     with psycopg.connect(small_views_db.dsn.conninfo) as conn:
-        assert conn.execute(snapshot).fetchall() == before
+        assert conn.execute(state).fetchone() == before
+        assert conn.execute(views).fetchall() == answers
