@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -67,9 +68,20 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 @pytest.fixture(scope="session")
-def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResolvedDsn]:
-    """An admin DSN to the server the tests run against."""
-    home = tmp_path_factory.mktemp("statsfirst_home")
+def server_dsn() -> Iterator[ResolvedDsn]:
+    """An admin DSN to the server the tests run against.
+
+    The home (and the embedded server's data) is a folder of its own, not under pytest's numbered temporary folders:
+    a second pytest started meanwhile on the machine deletes all but the three newest of those, and with them the
+    data directory of a server that is still running."""
+    home = Path(tempfile.mkdtemp(prefix="statsfirst_tests_"))
+    try:
+        yield from _server(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _server(home: Path) -> Iterator[ResolvedDsn]:
     os.environ["STATSFIRST_HOME"] = str(home)
     external = os.environ.get("DATABASE_URL")
     if external:

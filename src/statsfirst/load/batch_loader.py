@@ -142,7 +142,7 @@ def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id
     stages: dict[str, Staged] = {}
     for spec in TABLE_SPECS:
         frame = good.tables[spec.name]
-        stages[spec.name] = copy_to_staging(conn, schema, spec.name, frame)
+        stages[spec.name] = copy_to_staging(conn, schema, spec, frame)
         outcome.rows[spec.name] = frame.height
     delete_sessions(conn, schema, sorted(held_back | skipped_ids))
     existing = existing_sessions(conn, schema)

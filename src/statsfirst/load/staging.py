@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import polars as pl
 import psycopg
 from psycopg import sql
+
+from statsfirst.load.table_specs import TableSpec
+
+
+class LoadShapeError(RuntimeError):
+    """A transform frame and its target table disagree on columns: a bug in statsfirst, never bad legacy data."""
+
+    transient = False
 
 _INTEGER_TYPES = {"integer", "bigint", "smallint"}
 
@@ -18,7 +27,10 @@ STAGED_RANGE = sql.SQL(
     "AND (SELECT id FROM stage_therapy_sessions ORDER BY id DESC LIMIT 1)"
 )
 
-_COLUMN_CACHE: dict[tuple[str, ...], dict[str, str]] = {}
+# per connection (a run's connections live for the run; a schema applied between runs is seen by the next one)
+_COLUMN_CACHE: weakref.WeakKeyDictionary[psycopg.Connection, dict[tuple[str, str], dict[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -30,11 +42,27 @@ class Staged:
 
 
 def target_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
-    """The target's column types, read once per database and table (the schema does not change during a run)."""
-    key = (conn.info.host, str(conn.info.port), conn.info.dbname, schema, table)
-    if key not in _COLUMN_CACHE:
-        _COLUMN_CACHE[key] = _read_target_columns(conn, schema, table)
-    return _COLUMN_CACHE[key]
+    """The target's column types, read once per connection and table (the schema does not change during a run)."""
+    known = _COLUMN_CACHE.setdefault(conn, {})
+    if (schema, table) not in known:
+        known[(schema, table)] = _read_target_columns(conn, schema, table)
+    return known[(schema, table)]
+
+
+def loaded_columns(spec: TableSpec, frame_columns: list[str], types: dict[str, str]) -> list[str]:
+    """The frame's columns to load: exactly the target's minus what the spec leaves to the database. A transform
+    column that is misnamed, missing or unknown to the target is a bug, so it fails loudly here instead of loading
+    as NULL (or being dropped) without a word."""
+    expected = [c for c in types if c not in spec.not_loaded]
+    unexpected = sorted(set(frame_columns) - set(expected) - set(spec.validation_only))
+    missing = [c for c in expected if c not in frame_columns]
+    if unexpected or missing:
+        raise LoadShapeError(
+            f"the {spec.name} frame does not match the target table: "
+            + "; ".join(part for part in (f"unknown to the target: {', '.join(unexpected)}" if unexpected else "",
+                                          f"missing: {', '.join(missing)}" if missing else "") if part)
+        )
+    return expected
 
 
 def _read_target_columns(conn: psycopg.Connection, schema: str, table: str) -> dict[str, str]:
@@ -71,11 +99,12 @@ def prepare_for_copy(frame: pl.DataFrame, types: dict[str, str]) -> pl.DataFrame
     return frame.select(expressions)
 
 
-def copy_to_staging(conn: psycopg.Connection, schema: str, table: str, frame: pl.DataFrame) -> Staged:
-    """Create ``stage_<table>`` (dropped at commit) with the frame's columns typed as in the target; COPY into it."""
+def copy_to_staging(conn: psycopg.Connection, schema: str, spec: TableSpec, frame: pl.DataFrame) -> Staged:
+    """Create ``stage_<table>`` (dropped at commit) with the loaded columns typed as in the target; COPY into it."""
+    table = spec.name
     stage = f"stage_{table}"
     types = target_columns(conn, schema, table)
-    columns = [c for c in frame.columns if c in types]
+    columns = loaded_columns(spec, frame.columns, types)
     conn.execute(
         sql.SQL("CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {schema}.{table} WITH NO DATA").format(
             stage=sql.Identifier(stage),
