@@ -197,6 +197,18 @@ $$;
 
 COMMENT ON FUNCTION statsfirst.committed_after(xid, pg_snapshot, bigint) IS 'True when a row version (by its xmin) was committed after the snapshot mark was taken; change detection without privileged views';
 
+-- ------------------------------------------------------------------------------------------ legacy references
+CREATE FUNCTION statsfirst.clean_legacy_ref(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    -- No SET clause and a single expression, so the planner inlines it. The same rule as extract/references.py
+    -- (SENTINELS, REFERENCE_WHITESPACE; \x0b is the vertical tab: E'\v' would be a plain v); tests/migrate/
+    -- test_reference_rule.py proves they agree.
+    SELECT CASE WHEN lower(btrim(value, E' \t\n\r\f\x0b')) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
+                ELSE btrim(value, E' \t\n\r\f\x0b') END
+$$;
+COMMENT ON FUNCTION statsfirst.clean_legacy_ref(text) IS 'A legacy patient/therapist reference as the migration reads it: trimmed of ASCII whitespace, NULL for the sentinels unknown, empty, null, none, n/a (any case)';
+
 -- ------------------------------------------------------------------------------------------ JSON type guard
 CREATE FUNCTION statsfirst.json_is_float8(value jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

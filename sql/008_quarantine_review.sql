@@ -20,17 +20,6 @@
 -- Applied like 006 (`SET LOCAL search_path TO <target>, public`): the unqualified RLS helpers resolve to the target
 -- schema (where 006 created them); the legacy tables are named with their schema.
 
-CREATE FUNCTION statsfirst_clean_legacy_ref(value text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path FROM CURRENT
-AS $$
-    SELECT CASE WHEN lower(btrim(value, E' \t\n\r\f\v')) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
-                ELSE btrim(value, E' \t\n\r\f\v') END
-$$;
-COMMENT ON FUNCTION statsfirst_clean_legacy_ref(text) IS
-    'A legacy patient/therapist reference as the migration reads it (transform/references.py): trimmed, and NULL '
-    'for the sentinels unknown, empty, null, none, n/a (any case).';
-
 CREATE VIEW statsfirst.quarantine_review WITH (security_barrier = true) AS
 SELECT q.legacy_session_id,
        p.patient_code,
@@ -45,11 +34,11 @@ SELECT q.legacy_session_id,
 FROM statsfirst.quarantine AS q
 LEFT JOIN public.c3d_metadata AS c ON c.id = q.legacy_session_id
 LEFT JOIN public.patients AS p
-       ON p.patient_code = coalesce(statsfirst_clean_legacy_ref(c.resolved_patient_id),
-                                    statsfirst_clean_legacy_ref(c.patient_id))
+       ON p.patient_code = coalesce(statsfirst.clean_legacy_ref(c.resolved_patient_id),
+                                    statsfirst.clean_legacy_ref(c.patient_id))
 LEFT JOIN public.therapists AS t
-       ON t.id::text = lower(coalesce(statsfirst_clean_legacy_ref(c.therapist_id),
-                                      statsfirst_clean_legacy_ref(c.resolved_therapist_id)))
+       ON t.id::text = lower(coalesce(statsfirst.clean_legacy_ref(c.therapist_id),
+                                      statsfirst.clean_legacy_ref(c.resolved_therapist_id)))
 WHERE q.resolved_at IS NULL
   -- service_role by its JWT claim or as a database role (SET ROLE service_role, a service connection), and the
   -- pipeline: superusers and members of statsfirst.quarantine's owner (who read the full entries anyway)

@@ -225,15 +225,11 @@ LEFT JOIN (SELECT DISTINCT ON (c3d_metadata_id) c3d_metadata_id AS session_id, p
            FROM public.analysis_results ORDER BY c3d_metadata_id, created_at DESC, id DESC) newest
        ON newest.session_id = c.id
 LEFT JOIN public.patients p ON p.patient_code = coalesce(
-    CASE WHEN lower(trim(c.resolved_patient_id)) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
-         ELSE trim(c.resolved_patient_id) END,
-    CASE WHEN lower(trim(c.patient_id)) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
-         ELSE trim(c.patient_id) END)
+    statsfirst.clean_legacy_ref(c.resolved_patient_id),
+    statsfirst.clean_legacy_ref(c.patient_id))
 LEFT JOIN public.therapists t ON t.id::text = lower(coalesce(
-    CASE WHEN lower(trim(c.therapist_id)) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
-         ELSE trim(c.therapist_id) END,
-    CASE WHEN lower(trim(c.resolved_therapist_id)) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
-         ELSE trim(c.resolved_therapist_id) END))
+    statsfirst.clean_legacy_ref(c.therapist_id),
+    statsfirst.clean_legacy_ref(c.resolved_therapist_id)))
 WHERE c.file_hash ~ '^[0-9a-f]{64}$' AND c.file_size_bytes >= 0
   AND NOT EXISTS (SELECT 1 FROM held_back h WHERE h.session_id = c.id);
 

@@ -24,8 +24,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contenders.common import TARGET_SCHEMA, emit
+from statsfirst.extract.references import clean_reference as clean
 
-SENTINELS = {"unknown", "", "null", "none", "n/a"}
 CHANNEL_KEY = re.compile(r"^CH[0-9]+$")
 NUMBERS = (
     "contraction_count", "good_contraction_count", "mvc_contraction_count", "duration_contraction_count",
@@ -63,13 +63,6 @@ def number(obj: dict[str, Any], key: str) -> float | None:
     if not is_number(value):
         raise Invalid(f"{key}={value!r}")
     return float(value)
-
-
-def clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    stripped = value.strip()
-    return None if stripped.lower() in SENTINELS else stripped
 
 
 def count(value: float | None) -> int | None:

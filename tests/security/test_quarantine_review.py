@@ -13,14 +13,7 @@ import pytest
 from psycopg import errors
 from security_support import SecuredRun, act_as, rows
 
-SENTINELS = {"unknown", "", "null", "none", "n/a"}
-
-
-def clean(value: str | None) -> str | None:
-    """The migration's reading of a legacy reference (transform/references.py), restated as the oracle."""
-    if value is None or value.strip().lower() in SENTINELS:
-        return None
-    return value.strip()
+from statsfirst.extract.references import clean_reference as clean
 
 
 def expected_entries(run: SecuredRun, user: uuid.UUID | None) -> set[str]:

@@ -18,6 +18,7 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import LEGACY_SCHEMA, preflight, target_schema_for
 from statsfirst.errors import SchemaStateError
 from statsfirst.extract.legacy_reader import KeyRange, has_legacy_session_settings, read_batch
+from statsfirst.extract.references import ReferenceData, read_references
 from statsfirst.extract.settings_links import count_settings_links
 from statsfirst.load.batch_loader import BatchOutcome, load_batch, split
 from statsfirst.pipeline import incremental, run_ledger
@@ -25,7 +26,6 @@ from statsfirst.pipeline.configuration import TargetConfiguration, record_config
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.summary import MigrationSummary
 from statsfirst.transform.normalize import NormalizedBatch, NormalizeOptions, normalize_batch, waiting_sessions
-from statsfirst.transform.references import ReferenceData
 from statsfirst.validate.run_checks import validate_tables
 
 Progress = Callable[[int], None]
@@ -75,7 +75,7 @@ def migrate(
         conn.autocommit = True
         check_legacy_tables(conn)
         preflight(conn, dsn, target_schema, writes=not options.dry_run)  # pooler and privileges, before any write
-        refs = ReferenceData.load(conn)
+        refs = read_references(conn)
         with_settings = has_legacy_session_settings(conn)
         plan = _plan_run(conn, options, target_schema, with_settings, log)
         summary = MigrationSummary(run_id=plan.run_id, dry_run=options.dry_run, resumed=plan.resumed)

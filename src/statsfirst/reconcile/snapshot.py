@@ -18,7 +18,6 @@ from statsfirst.reconcile.queries import query
 HELPERS = (
     "function_number",
     "function_text_number",
-    "function_reference",
     "function_side",
     "function_python_float",
     "function_canonical_json",

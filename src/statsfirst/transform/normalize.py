@@ -18,6 +18,7 @@ from datetime import datetime
 import polars as pl
 
 from statsfirst.extract.legacy_reader import LegacyBatch
+from statsfirst.extract.references import ReferenceData
 from statsfirst.transform.analytics_residual import RESIDUAL_SCHEMA, build_analysis_residuals
 from statsfirst.transform.bfr_monitoring import build_bfr_monitoring
 from statsfirst.transform.channels import current_analysis_channels, decode_channels
@@ -26,7 +27,7 @@ from statsfirst.transform.linked_settings import choose_linked_settings
 from statsfirst.transform.performance_scores import build_performance_scores
 from statsfirst.transform.problems import problems_from
 from statsfirst.transform.processing_parameters import build_processing_parameters
-from statsfirst.transform.references import ReferenceData, resolve_references
+from statsfirst.transform.references import resolve_references
 from statsfirst.transform.scoring import ComplianceWeights, PerformanceWeights
 from statsfirst.transform.session_settings import build_session_settings
 from statsfirst.transform.signal_processing_cache import build_signal_processing_cache

@@ -7,34 +7,14 @@ The raw values stay in the lineage record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
-import psycopg
 
-from statsfirst.extract.copy_reader import copy_frame
-
-SENTINELS = ("unknown", "", "null", "none", "n/a")
-
-
-@dataclass(frozen=True)
-class ReferenceData:
-    """Known patient codes and therapist ids (small tables, read once per run)."""
-
-    patient_codes: pl.Series
-    therapist_ids: pl.Series
-
-    @classmethod
-    def load(cls, conn: psycopg.Connection) -> ReferenceData:
-        from psycopg import sql
-
-        codes = copy_frame(conn, sql.SQL("SELECT patient_code FROM public.patients"), None, {"patient_code": pl.String})
-        ids = copy_frame(conn, sql.SQL("SELECT id::text AS id FROM public.therapists"), None, {"id": pl.String})
-        return cls(codes["patient_code"], ids["id"])
+from statsfirst.extract.references import REFERENCE_WHITESPACE, SENTINELS, ReferenceData
 
 
 def _clean(column: str) -> pl.Expr:
-    value = pl.col(column).str.strip_chars()
+    """extract.references.clean_reference, vectorized."""
+    value = pl.col(column).str.strip_chars(REFERENCE_WHITESPACE)
     return pl.when(value.str.to_lowercase().is_in(SENTINELS)).then(None).otherwise(value)
 
 

@@ -181,7 +181,7 @@ JOIN public.c3d_metadata c ON c.id = e.session_id
 LEFT JOIN rc_current cur ON cur.session_id = e.session_id
 LEFT JOIN rc_newest_version nv ON nv.session_id = e.session_id
 LEFT JOIN public.therapists th
-       ON th.id::text = lower(coalesce(pg_temp.rc_reference(c.therapist_id), pg_temp.rc_reference(c.resolved_therapist_id)));
+       ON th.id::text = lower(coalesce(statsfirst.clean_legacy_ref(c.therapist_id), statsfirst.clean_legacy_ref(c.resolved_therapist_id)));
 
 -- name: exp_emg_statistics
 -- emg_statistics <- the current analysis' analytics_data.<channel>. Side: a linked channel_muscle_mapping naming

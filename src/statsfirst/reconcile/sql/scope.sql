@@ -36,15 +36,6 @@ AS $$
            THEN btrim(value)::float8 END
 $$;
 
--- name: function_reference
--- A legacy patient/therapist reference, or NULL for the sentinels ('Unknown', empty, 'null', 'none', 'n/a').
-CREATE FUNCTION pg_temp.rc_reference(value text) RETURNS text
-LANGUAGE sql IMMUTABLE
-AS $$
-    SELECT CASE WHEN lower(btrim(value, E' \t\n\r\f')) IN ('unknown', '', 'null', 'none', 'n/a') THEN NULL
-                ELSE btrim(value, E' \t\n\r\f') END
-$$;
-
 -- name: function_side
 -- The side a channel_muscle_mapping entry names ('Left Quadriceps' -> left), else NULL.
 CREATE FUNCTION pg_temp.rc_side_named(mapping text) RETURNS text
@@ -94,7 +85,7 @@ WITH point AS (
 SELECT c.id AS session_id,
        coalesce(c.processing_status IN ('pending', 'processing'), false) AS waiting,
        c.processing_status,
-       coalesce(pg_temp.rc_reference(c.resolved_patient_id), pg_temp.rc_reference(c.patient_id)) AS patient_candidate,
+       coalesce(statsfirst.clean_legacy_ref(c.resolved_patient_id), statsfirst.clean_legacy_ref(c.patient_id)) AS patient_candidate,
        p.patient_code,
        c.sampling_rate,
        c.created_at,
@@ -105,7 +96,7 @@ SELECT c.id AS session_id,
 FROM public.c3d_metadata c
 CROSS JOIN point pt
 LEFT JOIN public.patients p
-       ON p.patient_code = coalesce(pg_temp.rc_reference(c.resolved_patient_id), pg_temp.rc_reference(c.patient_id))
+       ON p.patient_code = coalesce(statsfirst.clean_legacy_ref(c.resolved_patient_id), statsfirst.clean_legacy_ref(c.patient_id))
 WHERE (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s::timestamptz)
   AND (%(until)s::timestamptz IS NULL OR c.created_at < %(until)s::timestamptz);
 
