@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import apply_migrations
 from statsfirst.legacy.baseline import init_legacy
+from statsfirst.reconcile.wording import QUARANTINE
 
 ROWS = 10_000
 POOL = 400  # Hypothesis-drawn sessions, mixed into ROWS (see hostile_rows.expand)
@@ -68,6 +69,8 @@ def test_ten_thousand_hostile_sessions(make_database: Callable[[], ResolvedDsn])
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr
     summary = json.loads(done.stdout)
+    # every reason a clinician may read in the report has its own plain-language explanation and action
+    assert set(summary["quarantined_by_reason"]) - set(QUARANTINE) == set(), summary["quarantined_by_reason"]
     sessions_ = summary["sessions"]
     print(f"hostile input: {sessions_}, quarantined {summary['quarantined_by_reason']}, skipped "
           f"{summary['skipped_by_reason']}; prepared in {prepared - started:.1f} s, migrated in "

@@ -44,6 +44,12 @@ QUARANTINE: dict[str, Explanation] = {
     "conflicting_sides": Explanation(
         "Two channels are mapped to the same leg.", "Correct the channel-to-muscle mapping of the session."
     ),
+    "implausible_metadata": Explanation(
+        "The upload's header values are impossible for an EMG recording (e.g. a sampling rate of 4e31 Hz): the file "
+        "was probably not a readable C3D file.",
+        "Check the uploaded file in the old system; upload the right C3D recording, then run statsfirst migrate "
+        "again.",
+    ),
     "rejected_by_database": Explanation(
         "The new database refused the session's values.", "Ask the data team to inspect the quarantine entry."
     ),
