@@ -100,7 +100,7 @@ def bfr_side(pct: float) -> dict[str, Any]:
 WORKED_PARAMS: dict[str, Any] = {
     "post_session_rpe": 6,
     "bfr_parameters": {"left": bfr_side(52), "right": bfr_side(52)},
-    # present so the session loads: without it src turns the absent mapping into JSON null (see report)
+    # the worked example names its sides (CH1 left, CH2 right), as the real app writes them
     "channel_muscle_mapping": {"CH1": "Left Quadriceps", "CH2": "Right Quadriceps"},
 }
 

@@ -181,7 +181,7 @@ def test_superseded_analyses(seeded: Seeded) -> None:
                            " WHERE a.processing_version = 'v2.0.0' AND a.c3d_metadata_id::text = ANY(%s)",
                (list(ids),))
     assert len(got) == len(ids)
-    # src gives 'expired' precedence over 'superseded' for an older row that has also expired
+    # an older row that has also expired says 'expired' (README: the mapping names both reasons, not their order)
     assert {(valid, reason) for valid, reason, expired in got if not expired} == {(False, "superseded")}
     assert {(valid, reason) for valid, reason, expired in got if expired} <= {(False, "expired")}
 
