@@ -15,7 +15,8 @@ from statsfirst.extract.references import ReferenceData, clean_reference
 from statsfirst.transform.references import resolve_references
 
 VALUES = [None, "", " ", "P001", " P001 ", "\tP001\n", "\vP001\f\r", "Unknown", " UNKNOWN ", "unknown\t", "null",
-          "NULL", "None", "n/a", "N/A ", "na", "\u00a0P001", "P001\u2003", "P 001", "unknown patient", "\v", "'P001'", "v12", "P00v"]
+          "NULL", "None", "n/a", "N/A ", "na", "\u00a0P001", "P001\u2003", "P 001", "unknown patient", "\v", "'P001'",
+          "v12", "P00v"]
 
 
 def test_python_polars_and_sql_read_a_reference_alike(legacy_db: ResolvedDsn) -> None:

@@ -149,7 +149,7 @@ def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id
     for spec in TABLE_SPECS:
         outcome.upserted[spec.name] = upsert(conn, schema, spec, stages[spec.name])
     delete_stale_children(conn, schema, stages, existing)
-    write_lineage(conn, schema, good.lineage, good.residuals, run_id)
+    write_lineage(conn, good.lineage, good.residuals, run_id)
     write_quarantine(conn, batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids))), run_id)
     resolve_quarantine(conn, run_id)
     outcome.migrated = good.tables["therapy_sessions"].height

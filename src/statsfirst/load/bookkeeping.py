@@ -94,9 +94,7 @@ def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
     return max(cursor.rowcount, 0)
 
 
-def write_lineage(
-    conn: psycopg.Connection, schema: str, lineage: pl.DataFrame, residuals: pl.DataFrame, run_id: str
-) -> None:
+def write_lineage(conn: psycopg.Connection, lineage: pl.DataFrame, residuals: pl.DataFrame, run_id: str) -> None:
     copy_to_temp(
         conn,
         "stage_lineage",

@@ -30,7 +30,8 @@ def implausible(column: str) -> pl.Expr:
     return (value.is_not_null() & (value != 0) & outside).fill_null(False)
 
 
-def _known_positive(column: str) -> pl.Expr:
+def _zero_as_unknown(column: str) -> pl.Expr:
+    """Legacy 0 means 'unknown' (mapping.md): NULL; an implausible value (quarantined anyway) is not carried."""
     known = pl.when(pl.col(column) == 0).then(None).otherwise(pl.col(column))
     if column in PLAUSIBLE_RANGES:
         return pl.when(implausible(column)).then(None).otherwise(known)
@@ -54,14 +55,14 @@ def build_therapy_sessions(sessions: pl.DataFrame, current: pl.DataFrame) -> pl.
         .otherwise(None)
         .alias("session_type"),
         pl.lit(None, dtype=pl.Int64).alias("protocol_day"),
-        _known_positive("sampling_rate").alias("original_sampling_rate"),
-        _known_positive("duration_seconds").alias("original_duration_seconds"),
-        _known_positive("frame_count").alias("original_sample_count"),
+        _zero_as_unknown("sampling_rate").alias("original_sampling_rate"),
+        _zero_as_unknown("duration_seconds").alias("original_duration_seconds"),
+        _zero_as_unknown("frame_count").alias("original_sample_count"),
         pl.when(pl.col("channel_names").is_in(["[]", "null"]))
         .then(None)
         .otherwise(pl.col("channel_names"))
         .alias("channel_names"),
-        _known_positive("channel_count").alias("channel_count"),
+        _zero_as_unknown("channel_count").alias("channel_count"),
         "game_metadata",
         pl.coalesce("processing_version_analysis", "processing_version", pl.lit("unknown")).alias("processing_version"),
         "processing_status",
