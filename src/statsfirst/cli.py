@@ -277,24 +277,14 @@ def migrate_command(
         typer.Option(
             "--dask-address",
             envvar="STATSFIRST_DASK_ADDRESS",
-            help="Run the range as partitions on this Dask scheduler (tcp://host:8786) through Prefect.",
+            help="Run the range as partitions on this Dask scheduler (tcp://host:8786).",
         ),
     ] = None,
 ) -> None:
     """Migrate legacy sessions into the Statistics-First tables (idempotent; re-run the same command to resume)."""
     import json
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from statsfirst.pipeline.options import MigrateOptions, parse_day
-    from statsfirst.pipeline.run import migrate
     from statsfirst.transform.scoring import PerformanceWeights
 
     def build_options() -> MigrateOptions:
@@ -330,62 +320,15 @@ def migrate_command(
         return
 
     def action() -> None:
-        if console.is_terminal and not json_output:
-            columns = (
-                TextColumn("checking (dry run)" if dry_run else "migrating"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[unit]}"),
-                TextColumn("{task.fields[rate]:>8}/s"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-            )
-            with Progress(*columns, console=console, transient=False) as progress:
-                task = progress.add_task("migrate", total=None, rate="-", unit="sessions")
+        from statsfirst.cli_progress import migrate_with_progress
 
-                def on_start(done: int) -> None:
-                    progress.update(task, completed=done, unit=_sessions(done))
-
-                def on_progress(n: int) -> None:
-                    progress.advance(task, n)
-                    speed = progress.tasks[0].speed
-                    done = int(progress.tasks[0].completed)
-                    progress.update(task, rate=f"{speed:,.0f}" if speed else "-", unit=_sessions(done))
-
-                summary = migrate(
-                    resolved,
-                    options,
-                    on_start=on_start,
-                    on_progress=on_progress,
-                    log=lambda line: progress.console.print(line, highlight=False),
-                )
-                progress.update(task, total=summary.sessions_in_range)
-        else:
-            counter = {"done": 0}
-
-            def log_progress(n: int) -> None:
-                counter["done"] += n
-                verb = "checked a batch (dry run, nothing written)" if dry_run else "migrated a batch"
-                done = counter["done"]
-                err_console.print(f"{verb}: {done:,} {_sessions(done)} processed so far", highlight=False)
-
-            summary = migrate(
-                resolved,
-                options,
-                on_progress=None if json_output else log_progress,
-                log=lambda line: err_console.print(line, highlight=False),
-            )
+        summary = migrate_with_progress(resolved, options, console, err_console, json_output=json_output)
         if json_output:
             print(json.dumps(summary.as_json(), indent=2))
         else:
             console.print(summary.render())
 
     run_safely(action, resolved)
-
-
-def _sessions(n: int) -> str:
-    return "session" if n == 1 else "sessions"
 
 
 # ----------------------------------------------------------------------------------------------- reconcile
