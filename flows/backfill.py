@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,8 +30,7 @@ from pydantic import Field
 from statsfirst.flow_support import flows_package, resolve_flow_dsn
 from statsfirst.pipeline import partitions as parts
 from statsfirst.pipeline.dask_backfill import check_scheduler
-from statsfirst.pipeline.options import MigrateOptions, parse_day
-from statsfirst.transform.scoring import PerformanceWeights
+from statsfirst.pipeline.options import MigrateOptions
 
 flows_package(Path(__file__).parent)
 
@@ -117,11 +116,7 @@ def task_runner(dask_address: str | None, workers: int) -> Any:
 
 
 def options_of(options: dict[str, Any], workers: int) -> MigrateOptions:
-    rebuilt = parts.options_from_json(options)
-    return MigrateOptions(
-        since=rebuilt.since, until=rebuilt.until, batch_size=rebuilt.batch_size, workers=workers,
-        weights=rebuilt.weights,
-    )
+    return replace(parts.options_from_json(options), workers=workers)
 
 
 @flow(name="backfill")
@@ -140,12 +135,8 @@ def backfill(
     since_text, until_text = (day.isoformat() if day else None for day in (since, until))
     dsn = None
     try:
-        options = MigrateOptions(
-            since=parse_day(since_text, "since"),
-            until=parse_day(until_text, "until"),
-            batch_size=batch_size,
-            workers=workers,
-            weights=PerformanceWeights.parse(weights) if weights else None,
+        options = MigrateOptions.from_text(
+            since=since_text, until=until_text, weights=weights, batch_size=batch_size, workers=workers
         )
         dsn = resolve_flow_dsn(dsn_secret_block)  # no database: one line before any task runs
         address = dask_address or os.environ.get(DASK_ADDRESS_ENV) or None

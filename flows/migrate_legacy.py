@@ -19,10 +19,9 @@ from prefect.states import State
 from pydantic import Field
 
 from statsfirst.flow_support import BatchProgress, flows_package, resolve_flow_dsn
-from statsfirst.pipeline.options import MigrateOptions, parse_day
+from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.partitions import sessions_in_range
 from statsfirst.pipeline.run import migrate
-from statsfirst.transform.scoring import PerformanceWeights
 
 flows_package(Path(__file__).parent)
 
@@ -44,14 +43,9 @@ def migrate_batches(
     incremental: bool = False,
 ) -> dict[str, object]:
     logger = get_run_logger()
-    options = MigrateOptions(
-        since=parse_day(since, "since"),
-        until=parse_day(until, "until"),
-        batch_size=batch_size,
-        workers=workers,
-        dry_run=dry_run,
-        weights=PerformanceWeights.parse(weights) if weights else None,
-        incremental=incremental,
+    options = MigrateOptions.from_text(
+        since=since, until=until, weights=weights,
+        batch_size=batch_size, workers=workers, dry_run=dry_run, incremental=incremental,
     )
     dsn = resolve_flow_dsn(dsn_secret_block)
     # an incremental run's size is known only once the changes are read

@@ -284,19 +284,12 @@ def migrate_command(
     """Migrate legacy sessions into the Statistics-First tables (idempotent; re-run the same command to resume)."""
     import json
 
-    from statsfirst.pipeline.options import MigrateOptions, parse_day
-    from statsfirst.transform.scoring import PerformanceWeights
+    from statsfirst.pipeline.options import MigrateOptions
 
     def build_options() -> MigrateOptions:
-        return MigrateOptions(
-            since=parse_day(since, "--since", days_only=True),
-            until=parse_day(until, "--until", days_only=True),
-            batch_size=batch_size,
-            workers=workers,
-            dry_run=dry_run,
-            weights=PerformanceWeights.parse(weights) if weights else None,
-            reweigh=reweigh,
-            incremental=incremental,
+        return MigrateOptions.from_text(
+            since=since, until=until, weights=weights, days_only=True, names=("--since", "--until"),
+            batch_size=batch_size, workers=workers, dry_run=dry_run, reweigh=reweigh, incremental=incremental,
         )
 
     options = run_safely(build_options)

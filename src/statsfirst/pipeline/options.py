@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from statsfirst.errors import UsageError
 from statsfirst.transform.scoring import PerformanceWeights
@@ -47,6 +48,18 @@ class MigrateOptions:
     # a keyset partition of c3d_metadata.id (inclusive bounds): set by a partitioned backfill for each partition
     first_id: str | None = None
     last_id: str | None = None
+
+    @classmethod
+    def from_text(cls, *, since: str | None = None, until: str | None = None, weights: str | None = None,
+                  days_only: bool = False, names: tuple[str, str] = ("since", "until"), **rest: Any) -> MigrateOptions:
+        """The options as a person or a flow gives them (days and weights as text), parsed in this one place;
+        ``names`` are the option names the errors use (``--since`` on the command line)."""
+        return cls(
+            since=parse_day(since, names[0], days_only=days_only),
+            until=parse_day(until, names[1], days_only=days_only),
+            weights=PerformanceWeights.parse(weights) if weights else None,
+            **rest,
+        )
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since >= self.until:

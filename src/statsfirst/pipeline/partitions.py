@@ -40,10 +40,9 @@ from statsfirst.flow_support import BatchProgress
 from statsfirst.pipeline import run_ledger
 from statsfirst.pipeline.configuration import record_configuration, settle_configuration
 from statsfirst.pipeline.incremental import current_legacy_point
-from statsfirst.pipeline.options import MigrateOptions, parse_day
+from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
 from statsfirst.pipeline.summary import MigrationSummary
-from statsfirst.transform.scoring import PerformanceWeights
 
 # A partition holds at most this many batches by default: small enough to resume finely, large enough that the
 # per-partition overhead (one run, one lock, one reference-data read) stays small.
@@ -195,12 +194,9 @@ def options_json(options: MigrateOptions) -> dict[str, object]:
 
 
 def options_from_json(data: dict[str, Any]) -> MigrateOptions:
-    return MigrateOptions(
-        since=parse_day(data["since"], "since"),
-        until=parse_day(data["until"], "until"),
-        batch_size=int(data["batch_size"]),
+    return MigrateOptions.from_text(
+        since=data["since"], until=data["until"], weights=data.get("weights"), batch_size=int(data["batch_size"]),
         workers=1,
-        weights=PerformanceWeights.parse(data["weights"]) if data.get("weights") else None,
     )
 
 
