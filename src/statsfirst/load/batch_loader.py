@@ -134,16 +134,30 @@ def _bisect(
         _bisect(conn, schema, batch, half, run_id, found)
 
 
+def count_outcome(batch: NormalizedBatch) -> BatchOutcome:
+    """What loading ``batch`` writes and holds back, counted once for a real and for a dry run: a held-back
+    session counts under its first reason in sort order."""
+    skipped_ids = set(batch.skipped["session_id"].to_list())
+    good = split(batch, _loadable(batch))
+    held = batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids)))
+    first_reason = held.group_by("session_id").agg(pl.col("reason").sort().first())
+    return BatchOutcome(
+        migrated=good.tables["therapy_sessions"].height,
+        migrated_pending=waiting_sessions(good.tables["therapy_sessions"]),
+        quarantined=dict(first_reason.group_by("reason").len().iter_rows()),
+        skipped=dict(batch.skipped.group_by("reason").len().iter_rows()),
+        rows={spec.name: good.tables[spec.name].height for spec in TABLE_SPECS},
+    )
+
+
 def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id: str) -> BatchOutcome:
     held_back = set(batch.problems["session_id"].to_list())
     skipped_ids = set(batch.skipped["session_id"].to_list())
-    good = split(batch, set(batch.session_ids) - held_back - skipped_ids)
-    outcome = BatchOutcome()
+    good = split(batch, _loadable(batch))
+    outcome = count_outcome(batch)
     stages: dict[str, Staged] = {}
     for spec in TABLE_SPECS:
-        frame = good.tables[spec.name]
-        stages[spec.name] = copy_to_staging(conn, schema, spec, frame)
-        outcome.rows[spec.name] = frame.height
+        stages[spec.name] = copy_to_staging(conn, schema, spec, good.tables[spec.name])
     delete_sessions(conn, schema, sorted(held_back | skipped_ids))
     existing = existing_sessions(conn, schema)
     for spec in TABLE_SPECS:
@@ -152,10 +166,4 @@ def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id
     write_lineage(conn, good.lineage, good.residuals, run_id)
     write_quarantine(conn, batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids))), run_id)
     resolve_quarantine(conn, run_id)
-    outcome.migrated = good.tables["therapy_sessions"].height
-    outcome.migrated_pending = waiting_sessions(good.tables["therapy_sessions"])
-    held = batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids)))
-    first_reason = held.group_by("session_id").agg(pl.col("reason").sort().first())
-    outcome.quarantined = dict(first_reason.group_by("reason").len().iter_rows())
-    outcome.skipped = dict(batch.skipped.group_by("reason").len().iter_rows())
     return outcome

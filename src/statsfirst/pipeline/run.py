@@ -20,12 +20,12 @@ from statsfirst.errors import SchemaStateError
 from statsfirst.extract.legacy_reader import KeyRange, has_legacy_session_settings, read_batch
 from statsfirst.extract.references import ReferenceData, read_references
 from statsfirst.extract.settings_links import count_settings_links
-from statsfirst.load.batch_loader import BatchOutcome, load_batch, split
+from statsfirst.load.batch_loader import BatchOutcome, count_outcome, load_batch, split
 from statsfirst.pipeline import incremental, run_ledger
 from statsfirst.pipeline.configuration import TargetConfiguration, record_configuration, settle_configuration
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.summary import MigrationSummary
-from statsfirst.transform.normalize import NormalizedBatch, NormalizeOptions, normalize_batch, waiting_sessions
+from statsfirst.transform.normalize import NormalizedBatch, NormalizeOptions, normalize_batch
 from statsfirst.validate.run_checks import validate_tables
 
 Progress = Callable[[int], None]
@@ -211,7 +211,7 @@ def _process_batches(
             normalized = split(normalized, set(normalized.session_ids) - unchanged)
         counts = {"unchanged": len(unchanged), "rewritten_unchanged": _rewritten_unchanged(conn, normalized, options)}
         if options.dry_run:
-            outcome = _dry_outcome(normalized)
+            outcome = count_outcome(normalized)
         else:
             run_id = plan.run_id
             assert run_id is not None
@@ -250,22 +250,3 @@ def _rewritten_unchanged(conn: psycopg.Connection, normalized: NormalizedBatch, 
     return len(incremental.unchanged_sessions(conn, migrating))
 
 
-def _dry_outcome(normalized: NormalizedBatch) -> BatchOutcome:
-    held = set(normalized.problems["session_id"].to_list())
-    skipped = set(normalized.skipped["session_id"].to_list())
-    first_reason = (
-        normalized.problems.filter(~pl.col("session_id").is_in(list(skipped)))
-        .group_by("session_id")
-        .agg(pl.col("reason").sort().first())
-    )
-    sessions = normalized.tables["therapy_sessions"].filter(~pl.col("id").is_in(list(held | skipped)))
-    outcome = BatchOutcome(
-        migrated=len(set(normalized.session_ids) - held - skipped),
-        migrated_pending=waiting_sessions(sessions),
-        quarantined=dict(first_reason.group_by("reason").len().iter_rows()),
-        skipped=dict(normalized.skipped.group_by("reason").len().iter_rows()),
-    )
-    for name, frame in normalized.tables.items():
-        key = "session_id" if "session_id" in frame.columns else "id"
-        outcome.rows[name] = frame.filter(~pl.col(key).is_in(list(held | skipped))).height
-    return outcome
