@@ -14,6 +14,8 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from statsfirst.db.catalog import relation_exists
+from statsfirst.errors import SchemaStateError
 from statsfirst.extract.copy_reader import copy_frame
 from statsfirst.extract.fields import (
     CHANNEL_NUMBERS,
@@ -401,6 +403,20 @@ class LegacyBatch:
     analyses: pl.DataFrame
     channels: pl.DataFrame
     settings: pl.DataFrame
+
+
+REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")  # in schema public
+
+
+def check_legacy_tables(conn: psycopg.Connection) -> None:
+    """The legacy tables every command reads exist, else one line naming the missing ones (a DSN pointing at the
+    wrong database is the usual cause)."""
+    missing = [table for table in REQUIRED_LEGACY if not relation_exists(conn, "public", table)]
+    if missing:
+        raise SchemaStateError(
+            f"the legacy table(s) {', '.join(missing)} are missing from schema public",
+            "point --dsn/DATABASE_URL at the legacy database",
+        )
 
 
 def has_legacy_session_settings(conn: psycopg.Connection) -> bool:

@@ -12,12 +12,10 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 
-from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connect, connection
 from statsfirst.db.dsn import ResolvedDsn
-from statsfirst.db.migrations import LEGACY_SCHEMA, preflight, target_schema_for
-from statsfirst.errors import SchemaStateError
-from statsfirst.extract.legacy_reader import KeyRange, has_legacy_session_settings, read_batch
+from statsfirst.db.migrations import preflight, target_schema_for
+from statsfirst.extract.legacy_reader import KeyRange, check_legacy_tables, has_legacy_session_settings, read_batch
 from statsfirst.extract.references import ReferenceData, read_references
 from statsfirst.extract.settings_links import count_settings_links
 from statsfirst.load.batch_loader import BatchOutcome, count_outcome, load_batch, split
@@ -29,18 +27,8 @@ from statsfirst.transform.normalize import NormalizedBatch, NormalizeOptions, no
 from statsfirst.validate.run_checks import validate_tables
 
 Progress = Callable[[int], None]
-REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")
 FIRST_UUID = "00000000-0000-0000-0000-000000000000"
 LAST_UUID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-
-
-def check_legacy_tables(conn: psycopg.Connection) -> None:
-    missing = [table for table in REQUIRED_LEGACY if not relation_exists(conn, LEGACY_SCHEMA, table)]
-    if missing:
-        raise SchemaStateError(
-            f"the legacy table(s) {', '.join(missing)} are missing from schema {LEGACY_SCHEMA}",
-            "point --dsn/DATABASE_URL at the legacy database",
-        )
 
 
 @dataclass

@@ -8,7 +8,6 @@ import csv
 import io
 
 from statsfirst.reconcile.report import ReconciliationReport
-from statsfirst.target_tables import TARGET_TABLES
 
 COLUMNS = (
     "row_type",
@@ -50,7 +49,7 @@ def render_csv(report: ReconciliationReport) -> str:
                 "overall_score_computable": p.overall_score_computable,
             }
         )
-    for t in sorted(report.tables, key=lambda t: TARGET_TABLES.index(t.name)):
+    for t in report.tables_in_order():
         writer.writerow(
             {
                 "row_type": "table",

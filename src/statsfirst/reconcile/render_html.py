@@ -23,7 +23,6 @@ from statsfirst.reconcile.wording import (
     headline,
     plural,
 )
-from statsfirst.target_tables import TARGET_TABLES
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 62rem;
@@ -355,7 +354,7 @@ def _technical(report: ReconciliationReport) -> str:
         '<table id="tables"><thead><tr><th>Table</th><th class="n">Expected rows</th><th class="n">Actual rows</th>'
         '<th class="n">Delta</th><th class="n">Delta %</th></tr></thead><tbody>'
     ]
-    for t in sorted(report.tables, key=lambda t: TARGET_TABLES.index(t.name)):
+    for t in report.tables_in_order():
         css = "" if t.matches else ' class="off"'
         pct = "" if t.delta_pct is None else f"{t.delta_pct:+.2f} %"
         note = "" if t.compared else " (no legacy source; written by the new system)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from statsfirst.reconcile.report import ReconciliationReport
 from statsfirst.reconcile.wording import ACCOUNTING, QUARANTINE, SKIPPED, explain, headline
-from statsfirst.target_tables import TARGET_TABLES
 
 
 def render_markdown(report: ReconciliationReport) -> str:
@@ -27,7 +26,7 @@ def render_markdown(report: ReconciliationReport) -> str:
         "| table | expected | actual | delta |",
         "|---|---:|---:|---:|",
     ]
-    for t in sorted(report.tables, key=lambda t: TARGET_TABLES.index(t.name)):
+    for t in report.tables_in_order():
         lines.append(f"| {t.name} | {t.expected:,} | {t.actual:,} | {t.delta:+,} |")
     reasons = [(c, n, explain(QUARANTINE, c)) for c, n in sorted(report.quarantine_reasons.items())]
     reasons += [(c, n, explain(SKIPPED, c)) for c, n in sorted(report.skipped_reasons.items())]
@@ -51,5 +50,5 @@ def table_rows(report: ReconciliationReport) -> list[dict[str, object]]:
     """Rows of the Prefect table artifact ``statsfirst-reconciliation-tables``."""
     return [
         {"table": t.name, "expected": t.expected, "actual": t.actual, "delta": t.delta, "delta_pct": t.delta_pct}
-        for t in sorted(report.tables, key=lambda t: TARGET_TABLES.index(t.name))
+        for t in report.tables_in_order()
     ]

@@ -10,7 +10,6 @@ from rich.text import Text
 
 from statsfirst.reconcile.report import ACCOUNTED_STATES, ListedSession, ReconciliationReport
 from statsfirst.reconcile.wording import headline
-from statsfirst.target_tables import TARGET_TABLES
 
 ID_WIDTH = 36  # a legacy id (uuid) is never cut or wrapped
 LISTED_TITLES = (
@@ -66,7 +65,7 @@ def summary_renderable(report: ReconciliationReport) -> Group:
     for name, justify in (("table", "left"), ("expected", "right"), ("actual", "right"), ("delta", "right"),
                           ("%", "right")):
         tables.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for t in sorted(report.tables, key=lambda t: TARGET_TABLES.index(t.name)):
+    for t in report.tables_in_order():
         style = "" if t.matches else "bold red"
         pct = "" if t.delta_pct is None else f"{t.delta_pct:+.2f}"
         tables.add_row(t.name, f"{t.expected:,}", f"{t.actual:,}", f"{t.delta:+,}", pct, style=style)

@@ -187,6 +187,10 @@ class ReconciliationReport:
     def reconciled(self) -> bool:
         return self.found_legacy_sessions and not any(self.mismatch_counts.values())
 
+    def tables_in_order(self) -> list[TableCount]:
+        """The per-table counts in target-schema.md's order (every format lists them so)."""
+        return sorted(self.tables, key=lambda t: TARGET_TABLES.index(t.name))
+
     def table(self, name: str) -> TableCount:
         return next(t for t in self.tables if t.name == name)
 
@@ -216,7 +220,7 @@ class ReconciliationReport:
                     "delta_pct": t.delta_pct,
                     "compared": t.compared,
                 }
-                for t in sorted(self.tables, key=lambda t: TARGET_TABLES.index(t.name))
+                for t in self.tables_in_order()
             },
             "values": asdict(self.values),
             "completeness": asdict(self.completeness),

@@ -7,20 +7,17 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from statsfirst.db.catalog import relation_exists
 from statsfirst.db.connection import connection
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import check_pipeline_privileges, target_schema_for
-from statsfirst.errors import ConnectionProblem, SchemaStateError
-from statsfirst.extract.legacy_reader import has_legacy_session_settings
+from statsfirst.errors import ConnectionProblem
+from statsfirst.extract.legacy_reader import check_legacy_tables, has_legacy_session_settings
 from statsfirst.extract.settings_links import count_settings_links
 from statsfirst.pipeline.configuration import TargetConfiguration, read_configuration
 from statsfirst.reconcile import accounting, completeness, held_back, tables, values
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.report import Mismatch, ReconciliationReport
 from statsfirst.reconcile.snapshot import snapshot
-
-REQUIRED_LEGACY = ("c3d_metadata", "analysis_results", "patients", "therapists")  # in schema public
 
 
 def reconcile(dsn: ResolvedDsn, options: ReconcileOptions) -> ReconciliationReport:
@@ -42,12 +39,7 @@ def reconcile(dsn: ResolvedDsn, options: ReconcileOptions) -> ReconciliationRepo
 
 def _reconcile(conn: psycopg.Connection, options: ReconcileOptions, target_schema: str) -> ReconciliationReport:
     check_pipeline_privileges(conn, "reconcile", target_schema, writes=False)  # one line naming a missing privilege
-    missing = [t for t in REQUIRED_LEGACY if not relation_exists(conn, "public", t)]
-    if missing:
-        raise SchemaStateError(
-            f"the legacy table(s) {', '.join(missing)} are missing from schema public",
-            "point --dsn/DATABASE_URL at the legacy database",
-        )
+    check_legacy_tables(conn)
     with_settings = has_legacy_session_settings(conn)
     # the target's recorded configuration, never a run's parameters (nothing recorded yet: nothing was migrated)
     configuration = read_configuration(conn, target_schema) or TargetConfiguration()
