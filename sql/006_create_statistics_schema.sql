@@ -451,25 +451,6 @@ CREATE TABLE performance_scores (
         CHECK (symmetry_score IS NULL OR symmetry_score BETWEEN 0 AND 100),
     CONSTRAINT performance_scores_effort_score_check CHECK (effort_score IS NULL OR effort_score BETWEEN 0 AND 100),
     CONSTRAINT performance_scores_game_score_check CHECK (game_score IS NULL OR game_score BETWEEN 0 AND 100),
-    CONSTRAINT performance_scores_performance_weights_check
-        -- an object whose keys compliance, symmetry, effort and game are JSON numbers in [0, 1] summing to 1
-        -- within 1e-9 (metricsDefinitions.md w_c, w_s, w_e, w_g); other keys ignored; NULL left to NOT NULL. One
-        -- expression, not a plpgsql function (a call and a search_path change per row cost twice as much); CASE
-        -- evaluates in order, so a value is cast only once it is known to be a number
-        CHECK (performance_weights IS NULL OR CASE
-            WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
-            WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
-              OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
-              OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
-              OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
-            ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
-             AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
-             AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
-             AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
-             AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
-                     + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
-                 <= 1e-9
-        END),
     CONSTRAINT performance_scores_bfr_pressure_aop_check
         CHECK (bfr_pressure_aop IS NULL OR bfr_pressure_aop BETWEEN 0 AND 100),
     CONSTRAINT performance_scores_bfr_compliance_gate_check
@@ -676,25 +657,6 @@ CREATE TABLE session_settings (
         CHECK (mvc_threshold_percentage > 0 AND mvc_threshold_percentage <= 1),
     CONSTRAINT session_settings_mvc_user_left_check CHECK (mvc_user_left IS NULL OR mvc_user_left >= 0),
     CONSTRAINT session_settings_mvc_user_right_check CHECK (mvc_user_right IS NULL OR mvc_user_right >= 0),
-    CONSTRAINT session_settings_performance_weights_check
-        -- an object whose keys compliance, symmetry, effort and game are JSON numbers in [0, 1] summing to 1
-        -- within 1e-9 (metricsDefinitions.md w_c, w_s, w_e, w_g); other keys ignored; NULL left to NOT NULL. One
-        -- expression, not a plpgsql function (a call and a search_path change per row cost twice as much); CASE
-        -- evaluates in order, so a value is cast only once it is known to be a number
-        CHECK (performance_weights IS NULL OR CASE
-            WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
-            WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
-              OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
-              OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
-              OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
-            ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
-             AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
-             AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
-             AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
-             AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
-                     + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
-                 <= 1e-9
-        END),
     CONSTRAINT session_settings_duration_threshold_seconds_check CHECK (duration_threshold_seconds > 0),
     CONSTRAINT session_settings_duration_threshold_left_check
         CHECK (duration_threshold_left IS NULL OR duration_threshold_left > 0),
@@ -716,6 +678,37 @@ CREATE TABLE session_settings (
         CHECK (game_difficulty_level IS NULL OR game_difficulty_level BETWEEN 1 AND 10),
     CONSTRAINT session_settings_settings_source_check CHECK (settings_source IN ('legacy', 'default'))
 );
+
+-- performance_weights (performance_scores above, session_settings here: one rule, written once): an object whose
+-- keys compliance, symmetry, effort and game are JSON numbers in [0, 1] summing to 1 within 1e-9
+-- (metricsDefinitions.md w_c, w_s, w_e, w_g); other keys ignored; NULL left to NOT NULL. One expression, not a
+-- plpgsql function (a call and a search_path change per row cost twice as much); CASE evaluates in order, so a
+-- value is cast only once it is known to be a number.
+DO $$
+DECLARE
+    rule constant text := $rule$
+        performance_weights IS NULL OR CASE
+            WHEN jsonb_typeof(performance_weights) <> 'object' THEN false
+            WHEN jsonb_typeof(performance_weights -> 'compliance') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'symmetry') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'effort') IS DISTINCT FROM 'number'
+              OR jsonb_typeof(performance_weights -> 'game') IS DISTINCT FROM 'number' THEN false
+            ELSE (performance_weights -> 'compliance')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'symmetry')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'effort')::numeric BETWEEN 0 AND 1
+             AND (performance_weights -> 'game')::numeric BETWEEN 0 AND 1
+             AND abs((performance_weights -> 'compliance')::numeric + (performance_weights -> 'symmetry')::numeric
+                     + (performance_weights -> 'effort')::numeric + (performance_weights -> 'game')::numeric - 1)
+                 <= 1e-9
+        END$rule$;
+    target text;
+BEGIN
+    FOREACH target IN ARRAY ARRAY['performance_scores', 'session_settings'] LOOP
+        EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (%s)', target, target || '_performance_weights_check',
+                       rule);
+    END LOOP;
+END
+$$;
 
 COMMENT ON TABLE session_settings IS
     'Statistics-First: thresholds, targets and weights in force for a session (one row per session): the linked '
