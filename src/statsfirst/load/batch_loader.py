@@ -77,7 +77,7 @@ def load_batch(
         return outcome
     except DATA_ERRORS:
         found: list[pl.DataFrame] = []
-        _bisect(conn, schema, batch, _loadable(batch), run_id, found)
+        _bisect(conn, schema, batch, loadable_sessions(batch), run_id, found)
         problems = pl.concat([batch.problems, *found], how="vertical_relaxed")
         batch = NormalizedBatch(
             batch.tables, problems, batch.skipped, batch.lineage, batch.session_ids, batch.residuals
@@ -88,7 +88,8 @@ def load_batch(
         return outcome
 
 
-def _loadable(batch: NormalizedBatch) -> set[str]:
+def loadable_sessions(batch: NormalizedBatch) -> set[str]:
+    """The batch's sessions that are neither held back nor skipped."""
     return (
         set(batch.session_ids)
         - set(batch.problems["session_id"].to_list())
@@ -137,8 +138,12 @@ def _bisect(
 def count_outcome(batch: NormalizedBatch) -> BatchOutcome:
     """What loading ``batch`` writes and holds back, counted once for a real and for a dry run: a held-back
     session counts under its first reason in sort order."""
+    return _outcome(batch, split(batch, loadable_sessions(batch)))
+
+
+def _outcome(batch: NormalizedBatch, good: NormalizedBatch) -> BatchOutcome:
+    """count_outcome of ``batch`` whose loadable part (``good``) is already split off."""
     skipped_ids = set(batch.skipped["session_id"].to_list())
-    good = split(batch, _loadable(batch))
     held = batch.problems.filter(~pl.col("session_id").is_in(list(skipped_ids)))
     first_reason = held.group_by("session_id").agg(pl.col("reason").sort().first())
     return BatchOutcome(
@@ -153,8 +158,8 @@ def count_outcome(batch: NormalizedBatch) -> BatchOutcome:
 def _write(conn: psycopg.Connection, schema: str, batch: NormalizedBatch, run_id: str) -> BatchOutcome:
     held_back = set(batch.problems["session_id"].to_list())
     skipped_ids = set(batch.skipped["session_id"].to_list())
-    good = split(batch, _loadable(batch))
-    outcome = count_outcome(batch)
+    good = split(batch, loadable_sessions(batch))
+    outcome = _outcome(batch, good)
     stages: dict[str, Staged] = {}
     for spec in TABLE_SPECS:
         stages[spec.name] = copy_to_staging(conn, schema, spec, good.tables[spec.name])

@@ -56,12 +56,13 @@ def loaded_columns(spec: TableSpec, frame_columns: list[str], types: dict[str, s
     expected = [c for c in types if c not in spec.not_loaded]
     unexpected = sorted(set(frame_columns) - set(expected) - set(spec.validation_only))
     missing = [c for c in expected if c not in frame_columns]
-    if unexpected or missing:
-        raise LoadShapeError(
-            f"the {spec.name} frame does not match the target table: "
-            + "; ".join(part for part in (f"unknown to the target: {', '.join(unexpected)}" if unexpected else "",
-                                          f"missing: {', '.join(missing)}" if missing else "") if part)
-        )
+    problems = []
+    if unexpected:
+        problems.append(f"unknown to the target: {', '.join(unexpected)}")
+    if missing:
+        problems.append(f"missing: {', '.join(missing)}")
+    if problems:
+        raise LoadShapeError(f"the {spec.name} frame does not match the target table: {'; '.join(problems)}")
     return expected
 
 

@@ -18,7 +18,7 @@ from statsfirst.db.migrations import preflight, target_schema_for
 from statsfirst.extract.legacy_reader import KeyRange, check_legacy_tables, has_legacy_session_settings, read_batch
 from statsfirst.extract.references import ReferenceData, read_references
 from statsfirst.extract.settings_links import count_settings_links
-from statsfirst.load.batch_loader import BatchOutcome, count_outcome, load_batch, split
+from statsfirst.load.batch_loader import BatchOutcome, count_outcome, load_batch, loadable_sessions, split
 from statsfirst.pipeline import incremental, run_ledger
 from statsfirst.pipeline.configuration import TargetConfiguration, record_configuration, settle_configuration
 from statsfirst.pipeline.options import MigrateOptions
@@ -233,8 +233,7 @@ def _rewritten_unchanged(conn: psycopg.Connection, normalized: NormalizedBatch, 
     new says so instead of looking like a first migration."""
     if options.incremental:
         return 0
-    held = set(normalized.problems["session_id"].to_list()) | set(normalized.skipped["session_id"].to_list())
-    migrating = normalized.lineage.filter(~pl.col("session_id").is_in(list(held)))
+    migrating = normalized.lineage.filter(pl.col("session_id").is_in(list(loadable_sessions(normalized))))
     return len(incremental.unchanged_sessions(conn, migrating))
 
 
