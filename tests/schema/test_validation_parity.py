@@ -18,7 +18,6 @@ import pytest
 from psycopg.types.json import Jsonb
 from test_constraints import CASES
 
-from conftest import valid_row
 from statsfirst.load.table_specs import TABLE_SPECS
 from statsfirst.validate.run_checks import validate_tables
 from statsfirst.validate.schemas import SCHEMAS
@@ -79,19 +78,19 @@ CHECKED = [case for case in CASES if case[0] in SCHEMAS and case[2] not in EXEMP
 
 
 @pytest.mark.parametrize("case", CHECKED, ids=[f"{c[2]}-{'-'.join(c[1])}" for c in CHECKED])
-def test_validation_holds_back_what_the_check_rejects(case: tuple[str, dict[str, Any], str]) -> None:
+def test_validation_holds_back_what_the_check_rejects(kit: Any, case: tuple[str, dict[str, Any], str]) -> None:
     table, overrides, constraint = case
-    problems = problems_of(table, valid_row(table, SESSION, **overrides))
+    problems = problems_of(table, kit.valid_row(table, SESSION, **overrides))
     assert problems.height > 0, f"{constraint} rejects {overrides}, but validation lets it through"
 
 
 @pytest.mark.parametrize("table", sorted(SCHEMAS))
-def test_the_valid_rows_pass_validation(table: str) -> None:
-    assert problems_of(table, valid_row(table, SESSION)).height == 0
+def test_the_valid_rows_pass_validation(kit: Any, table: str) -> None:
+    assert problems_of(table, kit.valid_row(table, SESSION)).height == 0
 
 
-def test_exemptions_name_only_unchecked_rules() -> None:
+def test_exemptions_name_only_unchecked_rules(kit: Any) -> None:
     """An exemption is for a check pandera cannot see; once validation covers it, the exemption must go."""
     for constraint in EXEMPT:
         table, overrides = next((t, o) for t, o, c in CASES if c == constraint)
-        assert problems_of(table, valid_row(table, SESSION, **overrides)).height == 0, constraint
+        assert problems_of(table, kit.valid_row(table, SESSION, **overrides)).height == 0, constraint
