@@ -19,6 +19,7 @@ from statsfirst.legacy.baseline import init_legacy
 from statsfirst.reconcile.options import ReconcileOptions
 from statsfirst.reconcile.render_csv import render_csv
 from statsfirst.reconcile.render_html import render_html
+from statsfirst.reconcile.render_markdown import render_markdown
 from statsfirst.reconcile.render_text import render_text
 from statsfirst.reconcile.run import reconcile
 
@@ -51,6 +52,9 @@ def test_unlinked_and_ambiguous_settings_rows_are_counted_everywhere(hand_built:
     assert report.as_json()["settings_links"] == expected.as_json()
     assert row_value(render_text(report), "legacy settings rows linked to no session") == "2 of 6"
     assert row_value(render_text(report), "sessions with several legacy settings rows (newest used)") == "1"
+    markdown = render_markdown(report)
+    assert "| legacy settings rows linked to no session | 2 of 6 |" in markdown
+    assert "| sessions with several legacy settings rows (newest used) | 1 |" in markdown
     csv_rows = {r["name"]: r["count"] for r in csv.DictReader(io.StringIO(render_csv(report)))
                 if r["row_type"] == "settings_links"}
     assert csv_rows == {"rows": "6", "unlinked": "2", "ambiguous_sessions": "1", "not_used": "1"}

@@ -22,6 +22,11 @@ def render_markdown(report: ReconciliationReport) -> str:
         f"| quarantined | {s.quarantined:,} |",
         f"| skipped | {s.skipped:,} |",
         f"| need attention | {s.mismatched:,} |",
+        *(
+            [f"| legacy settings rows linked to no session | {links.unlinked:,} of {links.rows:,} |",
+             f"| sessions with several legacy settings rows (newest used) | {links.ambiguous_sessions:,} |"]
+            if (links := report.settings_links) else []
+        ),
         "",
         "| table | expected | actual | delta |",
         "|---|---:|---:|---:|",
