@@ -34,12 +34,12 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import LEGACY_SCHEMA, target_schema_for
 from statsfirst.db.pooler import refuse_transaction_pooler
 from statsfirst.errors import UsageError
+from statsfirst.extract.changes import current_legacy_point
 from statsfirst.extract.copy_reader import copy_frame
 from statsfirst.extract.legacy_reader import KeyRange
 from statsfirst.flow_support import BatchProgress
 from statsfirst.pipeline import run_ledger
 from statsfirst.pipeline.configuration import record_configuration, settle_configuration
-from statsfirst.pipeline.incremental import current_legacy_point
 from statsfirst.pipeline.options import MigrateOptions
 from statsfirst.pipeline.run import migrate
 from statsfirst.pipeline.summary import MigrationSummary

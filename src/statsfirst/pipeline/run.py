@@ -15,6 +15,7 @@ import psycopg
 from statsfirst.db.connection import connect, connection
 from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.db.migrations import preflight, target_schema_for
+from statsfirst.extract import changes
 from statsfirst.extract.legacy_reader import KeyRange, check_legacy_tables, has_legacy_session_settings, read_batch
 from statsfirst.extract.references import ReferenceData, read_references
 from statsfirst.extract.settings_links import count_settings_links
@@ -41,7 +42,7 @@ class RunPlan:
     pending: list[run_ledger.PlannedBatch]
     committed: list[dict[str, object]]
     configuration: TargetConfiguration
-    point: incremental.LegacyPoint
+    point: changes.LegacyPoint
     # incremental runs: only these sessions of a batch's span (None: every session of the span)
     candidates: set[str] | None = None
     # the run covers the whole legacy history up to ``point`` (incremental or unranged): it advances the mark
@@ -70,7 +71,7 @@ def migrate(
         for outcome in plan.committed:
             summary.add(outcome)
         if options.first_id is None and not (options.since or options.until):
-            summary.deleted_in_legacy = incremental.deleted_in_legacy(conn).as_json()
+            summary.deleted_in_legacy = changes.deleted_in_legacy(conn).as_json()
             links = count_settings_links(conn)
             summary.settings_links = links.as_json() if links else None
             _log_deleted(summary.deleted_in_legacy, log)
@@ -103,9 +104,9 @@ def _plan_run(
     configuration, to_record = settle_configuration(conn, target_schema, options.weights, options.reweigh)
     options = replace(options, weights=configuration.performance_weights)
     # the point is taken before anything is read: whatever commits later is newer than it, so the next run sees it
-    point = incremental.current_legacy_point(conn)
+    point = changes.current_legacy_point(conn)
     extra: dict[str, object] = {}
-    mark: incremental.LegacyPoint | None = None
+    mark: changes.LegacyPoint | None = None
     if options.incremental:
         mark = incremental.read_watermark(conn, target_schema)
         extra = {"watermark_from": mark.snapshot if mark else None}
@@ -116,11 +117,11 @@ def _plan_run(
         recorded_point = run_ledger.run_snapshot(conn, run_id)
         references = str(run_ledger.run_parameters(conn, run_id).get("references_hash") or "")
         if recorded_point:
-            point = incremental.LegacyPoint(recorded_point, references)
+            point = changes.LegacyPoint(recorded_point, references)
     candidates: set[str] | None = None
     if options.incremental:
-        comparable = incremental.comparable(conn, mark, point)
-        changed = incremental.changed_sessions(conn, mark if comparable else None, with_settings)
+        comparable = changes.comparable(conn, mark, point)
+        changed = changes.changed_sessions(conn, mark if comparable else None, with_settings)
         planned = incremental.plan_changed(changed, options.batch_size)
         changed_ids = changed.filter(pl.col("changed"))["id"]
         candidates = None if len(changed_ids) == len(changed) else set(changed_ids.to_list())
