@@ -133,18 +133,62 @@ def _temporal(mean: float, cv: float, windows: int) -> dict[str, Any]:
 
 
 def build_channel(channel: str, c: int, ch: ChannelDraws, con: ContractionDraws) -> dict[str, Any]:
-    """One channel's analytics object (all keys of legacy-schema.md, consistent counts)."""
-    lo, hi = int(con.offsets[c]), int(con.offsets[c + 1])
+    """One channel's analytics object (all keys of legacy-schema.md, consistent counts) from batch slot ``c``."""
     threshold = float(ch.mvc_threshold[c])
+    laid = _lay_contractions(c, threshold, con)
+    rms, mav, mpf, mdf, fatigue = (
+        float(ch.rms[c]),
+        float(ch.mav[c]),
+        float(ch.mpf[c]),
+        float(ch.mdf[c]),
+        float(ch.fatigue[c]),
+    )
+    expected = int(ch.expected[c])
+    return {
+        **_contraction_summary(laid),
+        "rms": rms,
+        "mav": mav,
+        "mvc_threshold_actual_value": threshold,
+        "mpf": mpf,
+        "mdf": mdf,
+        "fatigue_index_fi_nsm5": fatigue,
+        **_temporal_blocks(ch, c, (rms, mav, mpf, mdf, fatigue)),
+        "mvc_estimation_method": _METHODS[int(ch.method[c])],
+        "expected_contractions": expected if expected else None,
+        "contractions": laid.items,
+        "signal_processing": _signal_processing(int(ch.samples[c]), threshold, rms, mav, laid.peak),
+    }
+
+
+@dataclass
+class _LaidContractions:
+    """One channel's contractions in time order and the tallies every count key is derived from."""
+
+    items: list[dict[str, Any]]
+    durations: list[float]
+    amps_mean: list[float]
+    amps_max: list[float]
+    n_mvc: int = 0
+    n_dur: int = 0
+    n_good: int = 0
+
+    @property
+    def peak(self) -> float:
+        return max(self.amps_max) if self.amps_max else 0.0
+
+
+def _lay_contractions(c: int, threshold: float, con: ContractionDraws) -> _LaidContractions:
+    """Place channel ``c``'s drawn contractions end to end (gap, then duration) and classify each one.
+
+    Counting here, contraction by contraction, is what makes good <= mvc/duration counts <= total hold.
+    """
+    lo, hi = int(con.offsets[c]), int(con.offsets[c + 1])
     durations = con.duration_ms[lo:hi].tolist()
     gaps = con.gap_ms[lo:hi].tolist()
     max_ratios = con.max_ratio[lo:hi].tolist()
     mean_ratios = con.mean_ratio[lo:hi].tolist()
-    contractions: list[dict[str, Any]] = []
+    laid = _LaidContractions([], durations, [], [])
     t = 0.0
-    n_mvc = n_dur = n_good = 0
-    amps_mean: list[float] = []
-    amps_max: list[float] = []
     for k in range(hi - lo):
         t += gaps[k]
         dur = durations[k]
@@ -153,12 +197,12 @@ def build_channel(channel: str, c: int, ch: ChannelDraws, con: ContractionDraws)
         meets_mvc = mx >= threshold
         meets_duration = dur >= DURATION_THRESHOLD_MS
         good = meets_mvc and meets_duration
-        n_mvc += meets_mvc
-        n_dur += meets_duration
-        n_good += good
-        amps_mean.append(mean)
-        amps_max.append(mx)
-        contractions.append(
+        laid.n_mvc += meets_mvc
+        laid.n_dur += meets_duration
+        laid.n_good += good
+        laid.amps_mean.append(mean)
+        laid.amps_max.append(mx)
+        laid.items.append(
             {
                 "start_time_ms": t,
                 "end_time_ms": t + dur,
@@ -171,71 +215,75 @@ def build_channel(channel: str, c: int, ch: ChannelDraws, con: ContractionDraws)
             }
         )
         t += dur
-    total = hi - lo
-    cv = ch.cv[c].tolist()
-    windows = int(ch.windows[c])
-    rms, mav, mpf, mdf, fatigue = (
-        float(ch.rms[c]),
-        float(ch.mav[c]),
-        float(ch.mpf[c]),
-        float(ch.mdf[c]),
-        float(ch.fatigue[c]),
-    )
-    expected = int(ch.expected[c])
+    return laid
+
+
+def _contraction_summary(laid: _LaidContractions) -> dict[str, Any]:
+    """The count, duration and amplitude keys, in the writer's key order (0.0 for a channel without contractions)."""
+    durations = laid.durations
+    total = len(durations)
     return {
         "contraction_count": total,
-        "good_contraction_count": n_good,
-        "mvc_contraction_count": n_mvc,
-        "duration_contraction_count": n_dur,
+        "good_contraction_count": laid.n_good,
+        "mvc_contraction_count": laid.n_mvc,
+        "duration_contraction_count": laid.n_dur,
         "avg_duration_ms": round(sum(durations) / total, 3) if total else 0.0,
         "min_duration_ms": min(durations) if total else 0.0,
         "max_duration_ms": max(durations) if total else 0.0,
         "total_time_under_tension_ms": float(sum(durations)),
         "duration_threshold_actual_value": DURATION_THRESHOLD_MS,
-        "avg_amplitude": round(sum(amps_mean) / total, 10) if total else 0.0,
-        "max_amplitude": max(amps_max) if total else 0.0,
-        "rms": rms,
-        "mav": mav,
-        "mvc_threshold_actual_value": threshold,
-        "mpf": mpf,
-        "mdf": mdf,
-        "fatigue_index_fi_nsm5": fatigue,
+        "avg_amplitude": round(sum(laid.amps_mean) / total, 10) if total else 0.0,
+        "max_amplitude": laid.peak,
+    }
+
+
+def _temporal_blocks(ch: ChannelDraws, c: int, means: tuple[float, float, float, float, float]) -> dict[str, Any]:
+    """The five ``*_temporal_stats`` blocks around the channel's (rms, mav, mpf, mdf, fatigue) values.
+
+    The fatigue index is computed over longer windows, hence a quarter of the window count.
+    """
+    cv = ch.cv[c].tolist()
+    windows = int(ch.windows[c])
+    rms, mav, mpf, mdf, fatigue = means
+    return {
         "rms_temporal_stats": _temporal(rms, cv[0], windows),
         "mav_temporal_stats": _temporal(mav, cv[1], windows),
         "mpf_temporal_stats": _temporal(mpf, cv[2], windows),
         "mdf_temporal_stats": _temporal(mdf, cv[3], windows),
         "fatigue_index_temporal_stats": _temporal(fatigue, cv[4], max(windows // 4, 1)),
-        "mvc_estimation_method": _METHODS[int(ch.method[c])],
-        "expected_contractions": expected if expected else None,
-        "contractions": contractions,
-        "signal_processing": {
-            "source": "RAW",
-            "processing_steps": list(PROCESSING_STEPS),
-            "parameters_used": {
-                "highpass_cutoff_hz": 20.0,
-                "lowpass_cutoff_hz": 10.0,
-                "filter_order": 4,
-                "smoothing_window_ms": 50.0,
-                "smoothing_window_samples": 49,
-                "rectification_enabled": True,
+    }
+
+
+def _signal_processing(samples: int, threshold: float, rms: float, mav: float, peak: float) -> dict[str, Any]:
+    """The ``signal_processing`` block as the real writer fills it: fixed filter chain, stats derived from the
+    channel's own values so they agree with the rest of the document."""
+    return {
+        "source": "RAW",
+        "processing_steps": list(PROCESSING_STEPS),
+        "parameters_used": {
+            "highpass_cutoff_hz": 20.0,
+            "lowpass_cutoff_hz": 10.0,
+            "filter_order": 4,
+            "smoothing_window_ms": 50.0,
+            "smoothing_window_samples": 49,
+            "rectification_enabled": True,
+        },
+        "quality_metrics": {
+            "valid": True,
+            "message": "Signal quality acceptable",
+            "original_signal_stats": {
+                "samples": samples,
+                "min": round(-threshold * 1.3, 10),
+                "max": round(threshold * 1.4, 10),
+                "mean": 0.0,
+                "std": round(rms * 0.9, 10),
             },
-            "quality_metrics": {
-                "valid": True,
-                "message": "Signal quality acceptable",
-                "original_signal_stats": {
-                    "samples": int(ch.samples[c]),
-                    "min": round(-threshold * 1.3, 10),
-                    "max": round(threshold * 1.4, 10),
-                    "mean": 0.0,
-                    "std": round(rms * 0.9, 10),
-                },
-                "processed_signal_stats": {
-                    "samples": int(ch.samples[c]),
-                    "min": 0.0,
-                    "max": max(amps_max) if total else 0.0,
-                    "mean": round(mav, 10),
-                    "std": round(rms * 0.6, 10),
-                },
+            "processed_signal_stats": {
+                "samples": samples,
+                "min": 0.0,
+                "max": peak,
+                "mean": round(mav, 10),
+                "std": round(rms * 0.6, 10),
             },
         },
     }

@@ -96,7 +96,7 @@ from statsfirst.legacy.baseline import (
     existing_legacy_tables,
     legacy_sql_dir,
 )
-from statsfirst.legacy.c3d_catalog import C3DCatalog, load_catalog
+from statsfirst.legacy.c3d_catalog import C3DCatalog, C3DRecording, load_catalog
 
 MANIFEST_SQL = "010_seed_manifest.sql"
 SPOIL_KINDS: tuple[str, ...] = (
@@ -323,232 +323,374 @@ class Sessions:
     too_short: np.ndarray  # bool: its {} analysis is a too-short recording (1000 ms), not an unreadable file (0 ms)
 
 
+_STATUS_NAMES = ("completed", "failed", "pending", "processing")
+
+
 def _sessions(rng: np.random.Generator, n: int, catalog: C3DCatalog, n_registered: int) -> Sessions:
+    """The uploads, in the order the legacy pipeline shaped them: drawn, grounded in the real files, re-uploads
+    linked to their first upload, processed, then described (paths, patients, dates, errors) with their traps."""
     recs = catalog.recordings
     n_real = min(len(recs), n)
-    idx = np.arange(n)
-    real = idx < n_real
-    rec = rng.integers(0, len(recs), n)
-    rec[:n_real] = np.arange(n_real)
-    layout = rng.choice(3, size=n, p=[0.80, 0.12, 0.08])
-    layout[:n_real] = 0
-    registered = rng.random(n) >= 0.05
-    code_num = np.where(registered, rng.integers(1, n_registered + 1, n), rng.integers(901, 941, n))
-    code_num[:n_real] = 5
-    registered[:n_real] = True
-    with_meta = rng.random(n) < np.where(layout == 2, 0.5, 0.27)
-    no_date = rng.random(n) < 0.10
-    size_unknown = (rng.random(n) < 0.02) & ~real
-    frames_zero = (rng.random(n) < 0.02) & ~real
-    status_draw = rng.choice(4, size=n, p=[0.90, 0.05, 0.03, 0.02])  # completed, failed, pending, processing
-    status_draw[:n_real] = 0
-    dup_draw = (rng.random(n) < 0.03) & ~real
-    dup_pick = rng.random(n)
-    size_factor = rng.lognormal(0.0, 0.3, n)
-    hashes_raw = rng.bytes(32 * n)
-    created = rng.integers(START, END, n)
-    rec_offset = rng.integers(60, 7200, n)
-    dup_delay = rng.integers(DAY, 60 * DAY, n)
-    millis = rng.integers(0, 10000, n)
-    proc_delay = rng.integers(2, 120, n)
-    fail_delay = rng.integers(1, 60, n)
-    err_pick = rng.integers(0, len(ERROR_MESSAGES), n)
-    empty = (rng.random(n) < 0.04) & ~real
-    superseded = (rng.random(n) < 0.06) & ~empty
-    reprocess_delay = rng.integers(DAY, 90 * DAY, n)
-    expired = rng.random(n) < 0.15
-    hits = rng.poisson(0.8, n)
-    sess_uuid = _uuids(rng, n)
-    ids = _uuids(rng, n)
-    # the real writer's patterns (legacy-schema.md "What the real legacy writer produces")
-    early_copy = rng.random(n) < 0.35  # of the re-uploads: arrived before the first upload was analysed
-    copy_lag = rng.integers(1, 120, n)  # seconds after the first upload
-    too_short_draw = rng.random(n) < 0.5  # of the {} analyses: too short a recording (else an unreadable file)
-    tiny_size = rng.integers(200, 5000, n)
-
-    sizes = np.clip(np.round(catalog.sizes[rec] * size_factor), 300_000, 6_000_000).astype(np.int64)
-    frames = np.maximum(((sizes - 2048) / BYTES_PER_FRAME).astype(np.int64), 1)
-    sizes[:n_real] = catalog.sizes[:n_real]
-    frames[:n_real] = catalog.frame_counts[:n_real]
-    hashes = [hashes_raw[32 * i : 32 * i + 32].hex() for i in range(n)]
-    for i in range(n_real):
-        hashes[i] = recs[i].sha256
-    rec_time = created - rec_offset
-    for i in range(n_real):
-        stamp = datetime.strptime(recs[i].name[12:29], "%Y%m%d_%H-%M-%S").replace(tzinfo=UTC)
-        rec_time[i] = int(stamp.timestamp())
-        created[i] = rec_time[i] + int(rec_offset[i] % 1800) + 60
-
-    # shared hashes: a copy re-uploads an earlier completed file; the analysis stays with the first row
-    source = np.full(n, -1)
-    completed_so_far: list[int] = []
-    for i in range(n):
-        if dup_draw[i] and completed_so_far:
-            src = completed_so_far[int(dup_pick[i] * len(completed_so_far))]
-            source[i] = src
-            status_draw[i] = 0
-            sizes[i], frames[i], hashes[i], rec[i] = sizes[src], frames[src], hashes[src], rec[src]
-            rec_time[i], millis[i] = rec_time[src], millis[src]
-            if early_copy[i]:
-                # before the first upload's analysis row exists: the copy's own analysis insert hits
-                # unique_analysis_cache and the webhook marks the copy failed with the printed error
-                status_draw[i] = 1
-                created[i] = created[src] + min(int(copy_lag[i]), int(proc_delay[src]) - 1)
-            else:
-                created[i] = min(created[src] + dup_delay[i], END + 30 * DAY)
-            size_unknown[i], frames_zero[i] = size_unknown[src], frames_zero[src]
-        elif status_draw[i] == 0:
-            completed_so_far.append(i)
-    is_copy = source >= 0
-    failed_copy = is_copy & (status_draw == 1)
-    in_group = is_copy.copy()
-    in_group[source[is_copy]] = True
-    sizes[size_unknown] = 0
-    frames[frames_zero] = 0
-
-    names_dt = np.datetime_as_string(rec_time.astype("datetime64[s]"), unit="s").tolist()
-    day_epoch = rec_time - rec_time % DAY
-    resolved_dates = _naive(day_epoch)
-    status_names = ("completed", "failed", "pending", "processing")
-    status = [status_names[s] for s in status_draw.tolist()]
-    has_analysis = (status_draw == 0) & ~is_copy
-    empty &= has_analysis
-    superseded &= has_analysis
-    # {} analyses: a too-short recording (30 samples: frame_count 0, analysed in the 1000 ms placeholder) or a
-    # tiny/unreadable file (no header values at all, 0 ms); re-uploads of either carry the same header values
-    too_short = empty & too_short_draw
-    unreadable = empty & ~too_short_draw
-    frames[too_short | unreadable] = 0
-    sizes[unreadable] = tiny_size[unreadable]
-    copies = np.flatnonzero(is_copy)
-    sizes[copies], frames[copies] = sizes[source[copies]], frames[source[copies]]
-    unreadable[copies] = unreadable[source[copies]]
-    # metadata (resolved_*, header values) is extracted when processing starts: pending/processing rows lack it
-    extracted = (status_draw == 0) | (status_draw == 1)
-    sampling = np.where(extracted & ~unreadable, 33.0, np.nan)
-    duration = np.where(extracted & (frames > 0), frames / 33.0, np.nan)
-    processed = np.where(status_draw == 0, created + proc_delay, 0)
-    old_created = processed.copy()
-    processed = np.where(superseded, processed + reprocess_delay, processed)
-    updated = np.select(
-        [status_draw == 0, status_draw == 1, status_draw == 3],
-        [processed, created + fail_delay, created + 5],
-        created,
-    )
-    cache_hits = hits.copy()
-    np.add.at(cache_hits, source[is_copy & ~failed_copy], 1)
-
-    paths: list[str] = []
-    used: set[str] = set()
-    traps: list[list[str]] = []
-    patient_folder: list[str | None] = []
-    session_ids: list[str | None] = []
-    resolved_patient: list[str | None] = []
-    patient_code: list[str | None] = []
-    object_metadata: list[str] = []
-    resolved_date: list[str | None] = []
-    error: list[str | None] = []
-    for i in range(n):
-        t: list[str] = []
-        d = names_dt[i]
-        name = f"Ghostly_Emg_{d[0:4]}{d[5:7]}{d[8:10]}_{d[11:13]}-{d[14:16]}-{d[17:19]}-{millis[i]:04d}.c3d"
-        if i < n_real:
-            name = recs[i].name
-            t.append("real_recording")
-        code = f"P{code_num[i]:03d}"
-        lay = int(layout[i])
-        path = name if lay == 2 else (f"{code}/{sess_uuid[i]}/{name}" if lay == 1 else f"{code}/{name}")
-        if path in used:
-            lay = 1
-            path = f"{code}/{sess_uuid[i]}/{name}"
-        used.add(path)
-        paths.append(path)
-        t.append(("patient_folder", "session_folder", "bucket_root")[lay])
-        patient_folder.append(None if lay == 2 else code)
-        session_ids.append(sess_uuid[i] if lay == 1 else None)
-        if with_meta[i]:
-            object_metadata.append(json.dumps({"patient_id": code}))
-            t.append("object_metadata_patient")
-        else:
-            object_metadata.append("{}")
-        if lay == 2 and not with_meta[i]:
-            resolved_patient.append("Unknown" if extracted[i] else None)
-            patient_code.append(None)
-            if extracted[i]:
-                t.append("unknown_patient_sentinel")
-        else:
-            resolved_patient.append(code if extracted[i] else None)
-            patient_code.append(code)
-            if not registered[i]:
-                t.append("unregistered_patient_code")
-        if no_date[i] or not extracted[i]:
-            resolved_date.append(None)
-            if extracted[i]:
-                t.append("no_session_date")
-        else:
-            resolved_date.append(resolved_dates[i])
-        if not extracted[i]:
-            t.append("not_yet_extracted")
-        if sizes[i] == 0:
-            t.append("size_unknown")
-        if frames[i] == 0 and extracted[i]:
-            t.append("frame_count_zero")
-        s = int(status_draw[i])
-        if failed_copy[i]:
-            error.append(duplicate_upload_error(hashes[i]))
-        else:
-            error.append(ERROR_MESSAGES[err_pick[i]] if s == 1 else None)
-        if s:
-            t.append(("", "failed", "stuck_pending", "stuck_processing")[s])
-        if in_group[i]:
-            t.append("shared_hash")
-        if failed_copy[i]:
-            t.append("failed_duplicate_upload")
-        elif is_copy[i]:
-            t.append("cache_hit_no_analysis")
-        if unreadable[i]:
-            t.append("unreadable_file")
-        if has_analysis[i]:
-            if empty[i]:
-                t.append("empty_analytics")
-                if too_short[i]:
-                    t.append("too_short_recording")
-            if expired[i]:
-                t.append("expired_analysis")
-            if superseded[i]:
-                t.append("superseded_analysis")
-        traps.append(t)
+    d = _SessionDraws(rng, n, n_real, len(recs), n_registered)
+    f = _ground_files(d, catalog, n_real)
+    c = _link_reuploads(d, f)
+    f.sizes[d.size_unknown] = 0  # after linking: a copy carries its source's size_unknown / frames_zero draws
+    f.frames[d.frames_zero] = 0
+    o = _analysis_outcome(d, f, c)
+    extracted, sampling, duration = _header_values(d, f, o)
+    processed, old_created, updated = _timestamps(d)
+    paths, layouts, traps = _file_paths(d, f, recs, n_real)
+    owners = _owners(d, layouts, extracted, traps)
+    resolved_date = _resolved_dates(d, f, extracted, traps)
+    _state_traps(d, f, c, o, extracted, traps)
     return Sessions(
         n=n,
-        ids=ids,
+        ids=d.ids,
         traps=traps,
         paths=paths,
-        hashes=hashes,
-        sizes=sizes,
-        frames=frames,
-        rec=rec,
-        patient_folder=patient_folder,
-        session_ids=session_ids,
-        resolved_patient=resolved_patient,
-        patient_code=patient_code,
-        object_metadata=object_metadata,
+        hashes=f.hashes,
+        sizes=f.sizes,
+        frames=f.frames,
+        rec=d.rec,
+        patient_folder=owners.patient_folder,
+        session_ids=owners.session_ids,
+        resolved_patient=owners.resolved_patient,
+        patient_code=owners.patient_code,
+        object_metadata=owners.object_metadata,
         resolved_date=resolved_date,
-        status=status,
-        error=error,
-        created=created,
+        status=[_STATUS_NAMES[k] for k in d.status_draw.tolist()],
+        error=_error_messages(d, f, c),
+        created=d.created,
         updated=updated,
         processed=processed,
-        has_analysis=has_analysis,
-        empty=empty,
-        superseded=superseded,
+        has_analysis=o.has_analysis,
+        empty=d.empty,
+        superseded=d.superseded,
         old_created=old_created,
-        expired=expired & has_analysis,
-        cache_hits=cache_hits,
+        expired=d.expired & o.has_analysis,
+        cache_hits=_cache_hits(d, c),
         extracted=extracted,
         sampling=sampling,
         duration=duration,
-        too_short=too_short,
+        too_short=o.too_short,
     )
+
+
+class _SessionDraws:
+    """Every random draw behind the sessions, taken here and nowhere else, in one fixed order.
+
+    The order is the seed's contract: moving, adding or dropping a draw changes every later value of every seed.
+    The first ``n_real`` sessions are pinned to the real recordings right after the draws that concern them; the
+    later steps adjust a few arrays in place (real upload times, re-uploads), as the writer's patterns require.
+    """
+
+    def __init__(self, rng: np.random.Generator, n: int, n_real: int, n_recordings: int, n_registered: int) -> None:
+        self.real = np.arange(n) < n_real
+        self.rec = rng.integers(0, n_recordings, n)  # recording (template) index
+        self.rec[:n_real] = np.arange(n_real)
+        self.layout = rng.choice(3, size=n, p=[0.80, 0.12, 0.08])  # patient folder, session folder, bucket root
+        self.layout[:n_real] = 0
+        self.registered = rng.random(n) >= 0.05
+        self.code_num = np.where(self.registered, rng.integers(1, n_registered + 1, n), rng.integers(901, 941, n))
+        self.code_num[:n_real] = 5
+        self.registered[:n_real] = True
+        self.with_meta = rng.random(n) < np.where(self.layout == 2, 0.5, 0.27)
+        self.no_date = rng.random(n) < 0.10
+        self.size_unknown = (rng.random(n) < 0.02) & ~self.real
+        self.frames_zero = (rng.random(n) < 0.02) & ~self.real
+        self.status_draw = rng.choice(4, size=n, p=[0.90, 0.05, 0.03, 0.02])  # indexes _STATUS_NAMES
+        self.status_draw[:n_real] = 0
+        self.dup_draw = (rng.random(n) < 0.03) & ~self.real
+        self.dup_pick = rng.random(n)
+        self.size_factor = rng.lognormal(0.0, 0.3, n)
+        self.hashes_raw = rng.bytes(32 * n)
+        self.created = rng.integers(START, END, n)
+        self.rec_offset = rng.integers(60, 7200, n)
+        self.dup_delay = rng.integers(DAY, 60 * DAY, n)
+        self.millis = rng.integers(0, 10000, n)
+        self.proc_delay = rng.integers(2, 120, n)
+        self.fail_delay = rng.integers(1, 60, n)
+        self.err_pick = rng.integers(0, len(ERROR_MESSAGES), n)
+        self.empty = (rng.random(n) < 0.04) & ~self.real
+        self.superseded = (rng.random(n) < 0.06) & ~self.empty
+        self.reprocess_delay = rng.integers(DAY, 90 * DAY, n)
+        self.expired = rng.random(n) < 0.15
+        self.hits = rng.poisson(0.8, n)
+        self.sess_uuid = _uuids(rng, n)
+        self.ids = _uuids(rng, n)
+        # the real writer's patterns (legacy-schema.md "What the real legacy writer produces")
+        self.early_copy = rng.random(n) < 0.35  # of the re-uploads: arrived before the first upload was analysed
+        self.copy_lag = rng.integers(1, 120, n)  # seconds after the first upload
+        self.too_short_draw = rng.random(n) < 0.5  # of the {} analyses: too short a recording (else unreadable)
+        self.tiny_size = rng.integers(200, 5000, n)
+
+
+@dataclass
+class _Files:
+    """What each upload's file is; a re-upload takes its first upload's values."""
+
+    sizes: np.ndarray
+    frames: np.ndarray  # point frames
+    hashes: list[str]
+    rec_time: np.ndarray  # epoch seconds of the recording (the file name's time stamp)
+
+
+def _ground_files(d: _SessionDraws, catalog: C3DCatalog, n_real: int) -> _Files:
+    """Scale each upload's template recording; the first ``n_real`` uploads are the real files as they are.
+
+    Sizes follow the measured bytes per frame; a real file is uploaded shortly after the time in its name.
+    """
+    recs = catalog.recordings
+    n = len(d.ids)
+    sizes = np.clip(np.round(catalog.sizes[d.rec] * d.size_factor), 300_000, 6_000_000).astype(np.int64)
+    frames = np.maximum(((sizes - 2048) / BYTES_PER_FRAME).astype(np.int64), 1)
+    sizes[:n_real] = catalog.sizes[:n_real]
+    frames[:n_real] = catalog.frame_counts[:n_real]
+    hashes = [d.hashes_raw[32 * i : 32 * i + 32].hex() for i in range(n)]
+    for i in range(n_real):
+        hashes[i] = recs[i].sha256
+    rec_time = d.created - d.rec_offset
+    for i in range(n_real):
+        stamp = datetime.strptime(recs[i].name[12:29], "%Y%m%d_%H-%M-%S").replace(tzinfo=UTC)
+        rec_time[i] = int(stamp.timestamp())
+        d.created[i] = rec_time[i] + int(d.rec_offset[i] % 1800) + 60
+    return _Files(sizes, frames, hashes, rec_time)
+
+
+@dataclass
+class _Copies:
+    """Re-uploads of an earlier completed file (the shared_hash groups)."""
+
+    source: np.ndarray  # index of the first upload a copy re-uploads, -1 for an original
+    is_copy: np.ndarray
+    failed_copy: np.ndarray  # raced the first upload's analysis: failed on unique_analysis_cache
+    in_group: np.ndarray  # the copies and the uploads they copy
+
+
+def _link_reuploads(d: _SessionDraws, f: _Files) -> _Copies:
+    """Make each drawn duplicate a re-upload of an earlier completed upload (picked among those so far).
+
+    The analysis stays with the first upload of the group; copies are never picked as a source.
+    """
+    n = len(f.hashes)
+    source = np.full(n, -1)
+    completed_so_far: list[int] = []
+    for i in range(n):
+        if d.dup_draw[i] and completed_so_far:
+            src = completed_so_far[int(d.dup_pick[i] * len(completed_so_far))]
+            source[i] = src
+            _copy_upload(d, f, i, src)
+        elif d.status_draw[i] == 0:
+            completed_so_far.append(i)
+    is_copy = source >= 0
+    in_group = is_copy.copy()
+    in_group[source[is_copy]] = True
+    return _Copies(source, is_copy, is_copy & (d.status_draw == 1), in_group)
+
+
+def _copy_upload(d: _SessionDraws, f: _Files, i: int, src: int) -> None:
+    """Upload ``i`` becomes a copy of ``src``: the same file, either racing its analysis or arriving later."""
+    d.status_draw[i] = 0
+    f.sizes[i], f.frames[i], f.hashes[i], d.rec[i] = f.sizes[src], f.frames[src], f.hashes[src], d.rec[src]
+    f.rec_time[i], d.millis[i] = f.rec_time[src], d.millis[src]
+    if d.early_copy[i]:
+        # before the first upload's analysis row exists: the copy's own analysis insert hits
+        # unique_analysis_cache and the webhook marks the copy failed with the printed error
+        d.status_draw[i] = 1
+        d.created[i] = d.created[src] + min(int(d.copy_lag[i]), int(d.proc_delay[src]) - 1)
+    else:
+        d.created[i] = min(d.created[src] + d.dup_delay[i], END + 30 * DAY)
+    d.size_unknown[i], d.frames_zero[i] = d.size_unknown[src], d.frames_zero[src]
+
+
+@dataclass
+class _Outcome:
+    """Which uploads own a current analysis row, and why a ``{}`` one is empty."""
+
+    has_analysis: np.ndarray  # completed and not a copy
+    too_short: np.ndarray  # a too-short recording: frame_count 0, analysed in the 1000 ms placeholder
+    unreadable: np.ndarray  # a tiny/unreadable file (and its copies): no header values at all, 0 ms
+
+
+def _analysis_outcome(d: _SessionDraws, f: _Files, c: _Copies) -> _Outcome:
+    """Restrict the analysis draws to the uploads that own an analysis; a ``{}`` one reshapes its file.
+
+    Re-uploads of a too-short or unreadable file carry the same header values, so copies re-take their source's.
+    """
+    has_analysis = (d.status_draw == 0) & ~c.is_copy
+    d.empty &= has_analysis
+    d.superseded &= has_analysis
+    too_short = d.empty & d.too_short_draw
+    unreadable = d.empty & ~d.too_short_draw
+    f.frames[too_short | unreadable] = 0
+    f.sizes[unreadable] = d.tiny_size[unreadable]
+    copies = np.flatnonzero(c.is_copy)
+    f.sizes[copies], f.frames[copies] = f.sizes[c.source[copies]], f.frames[c.source[copies]]
+    unreadable[copies] = unreadable[c.source[copies]]
+    return _Outcome(has_analysis, too_short, unreadable)
+
+
+def _header_values(d: _SessionDraws, f: _Files, o: _Outcome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(extracted, sampling_rate, duration_seconds); NaN = NULL.
+
+    Metadata (resolved_*, header values) is extracted when processing starts: pending/processing rows lack it.
+    """
+    extracted = (d.status_draw == 0) | (d.status_draw == 1)
+    sampling = np.where(extracted & ~o.unreadable, 33.0, np.nan)
+    duration = np.where(extracted & (f.frames > 0), f.frames / 33.0, np.nan)
+    return extracted, sampling, duration
+
+
+def _timestamps(d: _SessionDraws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(processed_at (0 = NULL), the superseded analysis's created_at, updated_at) per upload.
+
+    A superseded session was reprocessed later: processed_at moves on, its old analysis keeps the first time.
+    """
+    processed = np.where(d.status_draw == 0, d.created + d.proc_delay, 0)
+    old_created = processed.copy()
+    processed = np.where(d.superseded, processed + d.reprocess_delay, processed)
+    updated = np.select(
+        [d.status_draw == 0, d.status_draw == 1, d.status_draw == 3],
+        [processed, d.created + d.fail_delay, d.created + 5],
+        d.created,
+    )
+    return processed, old_created, updated
+
+
+def _cache_hits(d: _SessionDraws, c: _Copies) -> np.ndarray:
+    """cache_hits of each first upload's analysis: the drawn hits plus one per copy that found it in the cache."""
+    cache_hits = d.hits.copy()
+    np.add.at(cache_hits, c.source[c.is_copy & ~c.failed_copy], 1)
+    return cache_hits
+
+
+def _file_paths(
+    d: _SessionDraws, f: _Files, recs: tuple[C3DRecording, ...], n_real: int
+) -> tuple[list[str], list[int], list[list[str]]]:
+    """(storage path, folder layout, first traps) per upload; the traps start with real_recording and the layout.
+
+    The file name is the recording time's; a path already taken moves into a session folder (paths are unique).
+    """
+    names_dt = np.datetime_as_string(f.rec_time.astype("datetime64[s]"), unit="s").tolist()
+    paths: list[str] = []
+    layouts: list[int] = []
+    traps: list[list[str]] = []
+    used: set[str] = set()
+    for i, dt in enumerate(names_dt):
+        t: list[str] = []
+        name = f"Ghostly_Emg_{dt[0:4]}{dt[5:7]}{dt[8:10]}_{dt[11:13]}-{dt[14:16]}-{dt[17:19]}-{d.millis[i]:04d}.c3d"
+        if i < n_real:
+            name = recs[i].name
+            t.append("real_recording")
+        code = f"P{d.code_num[i]:03d}"
+        lay = int(d.layout[i])
+        path = name if lay == 2 else (f"{code}/{d.sess_uuid[i]}/{name}" if lay == 1 else f"{code}/{name}")
+        if path in used:
+            lay = 1
+            path = f"{code}/{d.sess_uuid[i]}/{name}"
+        used.add(path)
+        paths.append(path)
+        layouts.append(lay)
+        t.append(("patient_folder", "session_folder", "bucket_root")[lay])
+        traps.append(t)
+    return paths, layouts, traps
+
+
+@dataclass
+class _Owners:
+    """Whose each upload is, as its folder, its object metadata and the legacy resolution say."""
+
+    patient_folder: list[str | None]
+    session_ids: list[str | None]
+    object_metadata: list[str]
+    resolved_patient: list[str | None]
+    patient_code: list[str | None]  # the code the session belongs to (registered or not), None if unknown
+
+
+def _owners(d: _SessionDraws, layouts: list[int], extracted: np.ndarray, traps: list[list[str]]) -> _Owners:
+    """Folder patient, session folder, object metadata and resolved patient per upload; adds the patient traps.
+
+    A bucket-root file without metadata resolves to the ``'Unknown'`` sentinel once extracted.
+    """
+    o = _Owners([], [], [], [], [])
+    for i, lay in enumerate(layouts):
+        t = traps[i]
+        code = f"P{d.code_num[i]:03d}"
+        o.patient_folder.append(None if lay == 2 else code)
+        o.session_ids.append(d.sess_uuid[i] if lay == 1 else None)
+        if d.with_meta[i]:
+            o.object_metadata.append(json.dumps({"patient_id": code}))
+            t.append("object_metadata_patient")
+        else:
+            o.object_metadata.append("{}")
+        if lay == 2 and not d.with_meta[i]:
+            o.resolved_patient.append("Unknown" if extracted[i] else None)
+            o.patient_code.append(None)
+            if extracted[i]:
+                t.append("unknown_patient_sentinel")
+        else:
+            o.resolved_patient.append(code if extracted[i] else None)
+            o.patient_code.append(code)
+            if not d.registered[i]:
+                t.append("unregistered_patient_code")
+    return o
+
+
+def _resolved_dates(d: _SessionDraws, f: _Files, extracted: np.ndarray, traps: list[list[str]]) -> list[str | None]:
+    """resolved_session_date per upload: midnight of the recording day, NULL when missing or not extracted yet."""
+    resolved_dates = _naive(f.rec_time - f.rec_time % DAY)
+    out: list[str | None] = []
+    for i, t in enumerate(traps):
+        if d.no_date[i] or not extracted[i]:
+            out.append(None)
+            if extracted[i]:
+                t.append("no_session_date")
+        else:
+            out.append(resolved_dates[i])
+    return out
+
+
+def _state_traps(
+    d: _SessionDraws, f: _Files, c: _Copies, o: _Outcome, extracted: np.ndarray, traps: list[list[str]]
+) -> None:
+    """Add the header, status, shared-hash and analysis traps of each upload (after its patient and date traps)."""
+    for i, t in enumerate(traps):
+        if not extracted[i]:
+            t.append("not_yet_extracted")
+        if f.sizes[i] == 0:
+            t.append("size_unknown")
+        if f.frames[i] == 0 and extracted[i]:
+            t.append("frame_count_zero")
+        status = int(d.status_draw[i])
+        if status:
+            t.append(("", "failed", "stuck_pending", "stuck_processing")[status])
+        if c.in_group[i]:
+            t.append("shared_hash")
+        if c.failed_copy[i]:
+            t.append("failed_duplicate_upload")
+        elif c.is_copy[i]:
+            t.append("cache_hit_no_analysis")
+        if o.unreadable[i]:
+            t.append("unreadable_file")
+        if o.has_analysis[i]:
+            if d.empty[i]:
+                t.append("empty_analytics")
+                if o.too_short[i]:
+                    t.append("too_short_recording")
+            if d.expired[i]:
+                t.append("expired_analysis")
+            if d.superseded[i]:
+                t.append("superseded_analysis")
+
+
+def _error_messages(d: _SessionDraws, f: _Files, c: _Copies) -> list[str | None]:
+    """error_message per upload: the printed unique violation on a raced copy, a drawn message on other failures."""
+    return [
+        duplicate_upload_error(f.hashes[i])
+        if c.failed_copy[i]
+        else (ERROR_MESSAGES[d.err_pick[i]] if d.status_draw[i] == 1 else None)
+        for i in range(len(f.hashes))
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ settings
@@ -575,7 +717,32 @@ MUSCLE_COLORS = {"Left Quadriceps": "#3b82f6", "Right Quadriceps": "#ef4444"}
 
 
 def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tuple[str, str, str, str]]:
-    """Legacy session_settings rows (user_id, session_id, params json, updated_at); adds traps to ``s``."""
+    """Legacy session_settings rows (user_id, session_id, params json, updated_at); adds traps to ``s``.
+
+    Which sessions get a row is drawn first, then every per-row value; a session's newest row is the one the
+    migration links, so the traps describe that row.
+    """
+    targets = _settings_targets(rng, s)
+    g = _SettingsDraws(rng, len(targets))
+    rows: list[tuple[str, str, str, str]] = []
+    newest: dict[int, tuple[int, int]] = {}  # session → (updated epoch, row index)
+    first_user: dict[int, int] = {}
+    for k, (i, sid, second) in enumerate(targets):
+        t, epoch = _settings_author(g, k, i, second, s, people, first_user)
+        params = _settings_params(g, k)
+        rows.append((people.therapist_users[t], sid, json.dumps(params), _ts(np.array([epoch]))[0]))
+        if i >= 0 and (i not in newest or epoch > newest[i][0]):
+            newest[i] = (epoch, k)
+    _settings_traps(s, g, targets, newest)
+    return rows
+
+
+def _settings_targets(rng: np.random.Generator, s: Sessions) -> list[tuple[int, str, bool]]:
+    """(session index or -1, session_id text, is the second row) per settings row, in write order.
+
+    A session-folder session links by its session_id, another by its id as text; ~10 % of the linked get a second
+    (ambiguous) row; the unlinked rows (~30 % of the sessions) carry random session ids.
+    """
     n = s.n
     has_sid = np.array([sid is not None for sid in s.session_ids])
     by_sid = has_sid & (rng.random(n) < 0.40)
@@ -583,7 +750,7 @@ def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tup
     linked = np.flatnonzero(by_sid | by_id)
     ambiguous = rng.random(len(linked)) < 0.10
     n_unlinked = round(0.30 * n)
-    targets: list[tuple[int, str, bool]] = []  # (session index or -1, session_id text, second row)
+    targets: list[tuple[int, str, bool]] = []
     for j, i in enumerate(linked.tolist()):
         key = s.session_ids[i] if by_sid[i] else s.ids[i]
         targets.append((i, key or "", False))
@@ -591,79 +758,103 @@ def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tup
             targets.append((i, key or "", True))
     for sid in _uuids(rng, n_unlinked):
         targets.append((-1, sid, False))
-    m = len(targets)
-    ther = rng.integers(0, N_THERAPISTS, m)
-    other = rng.integers(1, N_THERAPISTS, m)
-    bfr_kind = rng.choice(3, size=m, p=[0.80, 0.10, 0.10])  # both, one side, none
-    one_side = rng.integers(0, 2, m)
-    aop = np.round(rng.uniform(120.0, 220.0, (m, 2)))
-    pct = np.clip(np.round(rng.normal(50.0, 2.0, (m, 2)), 1), 45.5, 54.5)
-    out = rng.random((m, 2)) < 0.10
-    pct = np.where(out, rng.choice(np.array([40.0, 42.5, 57.5, 60.0]), size=(m, 2)), pct)
-    minutes = rng.choice(np.array([15.0, 18.0, 20.0]), size=m)
-    rpe = rng.integers(0, 21, m) / 2.0
-    rpe_state = rng.choice(3, size=m, p=[0.85, 0.075, 0.075])  # present, absent, null
-    swapped = rng.random(m) < 0.05
-    exp1 = rng.choice(np.array([12, 12, 12, 10, 15]), size=m)
-    exp2 = rng.choice(np.array([12, 12, 12, 10, 15]), size=m)
-    delay = rng.integers(0, 7200, m)
-    later = rng.integers(DAY, 10 * DAY, m)
-    random_time = rng.integers(START, END, m)
-    # the rest of the app's session store (legacy-schema.md: its keys and units), drawn after the rest
-    mvc_set = rng.random(m) < 0.5
-    mvc_value = np.round(rng.uniform(5e-5, 5e-4, m), 6)
-    fatigue = rng.integers(0, 11, m)
-    rows: list[tuple[str, str, str, str]] = []
-    newest: dict[int, tuple[int, int]] = {}  # session → (updated epoch, row index)
-    first_user: dict[int, int] = {}
-    for k, (i, sid, second) in enumerate(targets):
-        if i >= 0:
-            code = s.patient_code[i]
-            t = ther[k]
-            if code is not None and int(code[1:]) <= len(people.patient_therapist):
-                t = int(people.patient_therapist[int(code[1:]) - 1])
-            if second:
-                t = (first_user[i] + int(other[k])) % N_THERAPISTS
-            else:
-                first_user[i] = t
-            epoch = int(s.created[i]) + int(delay[k]) + (int(later[k]) if second else 0)
-        else:
-            t = int(ther[k])
-            epoch = int(random_time[k])
-        params: dict[str, Any] = {
-            "session_mvc_value": float(mvc_value[k]) if mvc_set[k] else None,
-            "session_mvc_values": {},
-            "session_mvc_threshold_percentage": 75,
-            "session_mvc_threshold_percentages": {},
-            "contraction_duration_threshold": 2000,
-            "subjective_fatigue_level": int(fatigue[k]),
-            "muscle_color_mapping": MUSCLE_COLORS,
+    return targets
+
+
+class _SettingsDraws:
+    """Every per-row random draw of the settings rows, in the seed's fixed order (see :class:`_SessionDraws`)."""
+
+    def __init__(self, rng: np.random.Generator, m: int) -> None:
+        self.ther = rng.integers(0, N_THERAPISTS, m)
+        self.other = rng.integers(1, N_THERAPISTS, m)
+        self.bfr_kind = rng.choice(3, size=m, p=[0.80, 0.10, 0.10])  # both, one side, none
+        self.one_side = rng.integers(0, 2, m)
+        self.aop = np.round(rng.uniform(120.0, 220.0, (m, 2)))
+        pct = np.clip(np.round(rng.normal(50.0, 2.0, (m, 2)), 1), 45.5, 54.5)
+        out = rng.random((m, 2)) < 0.10
+        self.pct = np.where(out, rng.choice(np.array([40.0, 42.5, 57.5, 60.0]), size=(m, 2)), pct)
+        self.minutes = rng.choice(np.array([15.0, 18.0, 20.0]), size=m)
+        self.rpe = rng.integers(0, 21, m) / 2.0
+        self.rpe_state = rng.choice(3, size=m, p=[0.85, 0.075, 0.075])  # present, absent, null
+        self.swapped = rng.random(m) < 0.05
+        self.exp1 = rng.choice(np.array([12, 12, 12, 10, 15]), size=m)
+        self.exp2 = rng.choice(np.array([12, 12, 12, 10, 15]), size=m)
+        self.delay = rng.integers(0, 7200, m)
+        self.later = rng.integers(DAY, 10 * DAY, m)
+        self.random_time = rng.integers(START, END, m)
+        # the rest of the app's session store (legacy-schema.md: its keys and units), drawn after the rest
+        self.mvc_set = rng.random(m) < 0.5
+        self.mvc_value = np.round(rng.uniform(5e-5, 5e-4, m), 6)
+        self.fatigue = rng.integers(0, 11, m)
+
+
+def _settings_author(
+    g: _SettingsDraws,
+    k: int,
+    i: int,
+    second: bool,
+    s: Sessions,
+    people: People,
+    first_user: dict[int, int],
+) -> tuple[int, int]:
+    """(therapist index, updated_at epoch) of row ``k``.
+
+    A linked row is written by the patient's therapist shortly after the upload; a second (ambiguous) row by
+    another therapist days later; an unlinked row by anyone at any time.
+    """
+    if i < 0:
+        return int(g.ther[k]), int(g.random_time[k])
+    code = s.patient_code[i]
+    t = g.ther[k]
+    if code is not None and int(code[1:]) <= len(people.patient_therapist):
+        t = int(people.patient_therapist[int(code[1:]) - 1])
+    if second:
+        t = (first_user[i] + int(g.other[k])) % N_THERAPISTS
+    else:
+        first_user[i] = t
+    return t, int(s.created[i]) + int(g.delay[k]) + (int(g.later[k]) if second else 0)
+
+
+def _settings_params(g: _SettingsDraws, k: int) -> dict[str, Any]:
+    """Row ``k``'s params: the therapist app's session store with its real keys, units and key order."""
+    params: dict[str, Any] = {
+        "session_mvc_value": float(g.mvc_value[k]) if g.mvc_set[k] else None,
+        "session_mvc_values": {},
+        "session_mvc_threshold_percentage": 75,
+        "session_mvc_threshold_percentages": {},
+        "contraction_duration_threshold": 2000,
+        "subjective_fatigue_level": int(g.fatigue[k]),
+        "muscle_color_mapping": MUSCLE_COLORS,
+    }
+    if g.bfr_kind[k] != 2:
+        sides = {
+            side: _bfr_side(float(g.aop[k, c]), float(g.pct[k, c]), float(g.minutes[k]))
+            for c, side in enumerate(("left", "right"))
+            if g.bfr_kind[k] == 0 or g.one_side[k] == c
         }
-        if bfr_kind[k] != 2:
-            sides = {
-                side: _bfr_side(float(aop[k, c]), float(pct[k, c]), float(minutes[k]))
-                for c, side in enumerate(("left", "right"))
-                if bfr_kind[k] == 0 or one_side[k] == c
-            }
-            params["bfr_parameters"] = sides
-        if rpe_state[k] == 0:
-            params["post_session_rpe"] = _number(rpe[k])
-        elif rpe_state[k] == 2:
-            params["post_session_rpe"] = None
-        params["channel_muscle_mapping"] = (
-            {"CH1": "Right Quadriceps", "CH2": "Left Quadriceps"}
-            if swapped[k]
-            else {"CH1": "Left Quadriceps", "CH2": "Right Quadriceps"}
-        )
-        # the app's total (both muscles) is the sum of the per-channel targets, or its default 24 left in place
-        # when a therapist changed them to an odd sum (the per-channel targets win: mapping.md)
-        total = int(exp1[k]) + int(exp2[k])
-        params["session_expected_contractions"] = total if total % 2 == 0 else 24
-        params["session_expected_contractions_ch1"] = int(exp1[k])
-        params["session_expected_contractions_ch2"] = int(exp2[k])
-        rows.append((people.therapist_users[t], sid, json.dumps(params), _ts(np.array([epoch]))[0]))
-        if i >= 0 and (i not in newest or epoch > newest[i][0]):
-            newest[i] = (epoch, k)
+        params["bfr_parameters"] = sides
+    if g.rpe_state[k] == 0:
+        params["post_session_rpe"] = _number(g.rpe[k])
+    elif g.rpe_state[k] == 2:
+        params["post_session_rpe"] = None
+    params["channel_muscle_mapping"] = (
+        {"CH1": "Right Quadriceps", "CH2": "Left Quadriceps"}
+        if g.swapped[k]
+        else {"CH1": "Left Quadriceps", "CH2": "Right Quadriceps"}
+    )
+    # the app's total (both muscles) is the sum of the per-channel targets, or its default 24 left in place
+    # when a therapist changed them to an odd sum (the per-channel targets win: mapping.md)
+    total = int(g.exp1[k]) + int(g.exp2[k])
+    params["session_expected_contractions"] = total if total % 2 == 0 else 24
+    params["session_expected_contractions_ch1"] = int(g.exp1[k])
+    params["session_expected_contractions_ch2"] = int(g.exp2[k])
+    return params
+
+
+def _settings_traps(
+    s: Sessions, g: _SettingsDraws, targets: list[tuple[int, str, bool]], newest: dict[int, tuple[int, int]]
+) -> None:
+    """Add each linked session's settings traps, read off its newest row (the one the migration links)."""
     amb_sessions = {i for i, _, second in targets if second}
     for i, (_, k) in newest.items():
         t_list = s.traps[i]
@@ -671,19 +862,18 @@ def _settings(rng: np.random.Generator, s: Sessions, people: People) -> list[tup
         t_list.append("linked_by_session_id" if s.session_ids[i] is not None else "linked_by_id_text")
         if i in amb_sessions:
             t_list.append("ambiguous_settings")
-        if bfr_kind[k] == 2:
+        if g.bfr_kind[k] == 2:
             t_list.append("bfr_missing")
         else:
-            if bfr_kind[k] == 1:
+            if g.bfr_kind[k] == 1:
                 t_list.append("bfr_one_side")
-            present = [0, 1] if bfr_kind[k] == 0 else [int(one_side[k])]
-            if any(not 45.0 <= pct[k, c] <= 55.0 for c in present):
+            present = [0, 1] if g.bfr_kind[k] == 0 else [int(g.one_side[k])]
+            if any(not 45.0 <= g.pct[k, c] <= 55.0 for c in present):
                 t_list.append("bfr_out_of_range")
-        if rpe_state[k] != 0:
+        if g.rpe_state[k] != 0:
             t_list.append("rpe_missing")
-        if swapped[k]:
+        if g.swapped[k]:
             t_list.append("muscle_mapping_swapped")
-    return rows
 
 
 # ------------------------------------------------------------------------------------------------ spoiling
@@ -731,7 +921,34 @@ def _analysis_docs(
     s_detail: dict[int, str],
     not_c3d: set[int],
 ) -> tuple[list[int], list[bool], Iterator[str]]:
-    """(session index per analysis row, is-current flag, lazy JSON texts) in write order."""
+    """(session index per analysis row, is-current flag, lazy JSON texts) in write order; adds the analysis traps.
+
+    The texts are built while COPY consumes them (memory stays flat); a spoiled document's detail lands in
+    ``s_detail`` as its text is built, so read ``s_detail`` only after the texts are consumed.
+    """
+    order, current = _analysis_order(s)
+    sess = np.array(order, dtype=np.int64)
+    cur = np.array(current, dtype=bool)
+    non_empty = ~((s.empty[sess] | np.isin(sess, list(not_c3d))) & cur)
+    g = _AnalysisDraws(rng, s, sess, cur)
+    spoil_j = {i: j for j, i in enumerate(sorted(spoil_kind))}
+
+    def texts() -> Iterator[str]:
+        for r, i in enumerate(order):
+            if not non_empty[r]:
+                yield "{}"
+                continue
+            doc = _analysis_doc(g, r)
+            if current[r] and i in spoil_kind and SPOIL_KINDS[spoil_kind[i]] != "bad_file_hash":
+                s_detail[i] = _spoil(spoil_kind[i], spoil_j[i], doc)
+            yield json.dumps(doc)
+
+    _analysis_traps(s, order, cur & non_empty, g)
+    return order, current, texts()
+
+
+def _analysis_order(s: Sessions) -> tuple[list[int], list[bool]]:
+    """(session index, is current) per analysis row: a superseded v2.0.0 row just before its current v2.1.0 one."""
     order: list[int] = []
     current: list[bool] = []
     for i in np.flatnonzero(s.has_analysis).tolist():
@@ -740,82 +957,80 @@ def _analysis_docs(
             current.append(False)
         order.append(i)
         current.append(True)
-    m = len(order)
-    sess = np.array(order, dtype=np.int64)
-    cur = np.array(current, dtype=bool)
-    non_empty = ~((s.empty[sess] | np.isin(sess, list(not_c3d))) & cur)
-    one_channel = (rng.random(m) < 0.02) & cur
-    missing = (rng.random(m) < 0.05) & cur
-    extra = (rng.random(m) < 0.05) & cur
-    nulls = (rng.random(m) < 0.05) & cur
-    errors = (rng.random(m) < 0.03) & cur
-    drop_pick = rng.integers(0, len(_DROP), (m, 2))
-    null_pick = rng.integers(0, len(_NULL), (m, 2))
-    # two channel slots per analysis row; samples = frames × 30 analog samples per point frame
-    frames = np.where(s.frames[sess] > 0, s.frames[sess], 2200)
-    channels = an.draw_channels(rng, 2 * m, np.repeat(frames * 30, 2))
-    contractions = an.draw_contractions(rng, channels.n_contractions)
-    float_counts = (rng.random(m) < 0.05) & cur  # hand-edited rows: counts written as 12.0
-    spoil_j: dict[int, int] = {}
-    for j, i in enumerate(sorted(spoil_kind)):
-        spoil_j[i] = j
+    return order, current
 
-    def texts() -> Iterator[str]:
-        for r in range(m):
-            i = order[r]
-            if not non_empty[r]:
-                yield "{}"
-                continue
-            doc: dict[str, Any] = {"CH1": an.build_channel("CH1", 2 * r, channels, contractions)}
-            if not one_channel[r]:
-                doc["CH2"] = an.build_channel("CH2", 2 * r + 1, channels, contractions)
-            if missing[r]:
-                for key in {_DROP[drop_pick[r, 0]], _DROP[drop_pick[r, 1]]}:
-                    for ch in doc.values():
-                        ch.pop(key, None)
-            if nulls[r]:
-                for key in {_NULL[null_pick[r, 0]], _NULL[null_pick[r, 1]]}:
-                    doc["CH1"][key] = None
-            if extra[r]:
-                for name, ch in doc.items():
-                    for key, value in an.EXTRA_KEYS:
-                        ch[key] = value.format(channel=name) if isinstance(value, str) else value
-            if errors[r]:
-                doc["CH1"]["errors"] = {"temporal_stats": "Insufficient windows for temporal analysis"}
-            if float_counts[r]:
-                for ch in doc.values():
-                    for key in an.COUNT_KEYS:
-                        ch[key] = float(ch[key])
-            if current[r] and i in spoil_kind and SPOIL_KINDS[spoil_kind[i]] != "bad_file_hash":
-                s_detail[i] = _spoil(spoil_kind[i], spoil_j[i], doc)
-            yield json.dumps(doc)
 
-    for r in range(m):
-        if not cur[r] or not non_empty[r]:
-            continue
-        i = order[r]
-        t = s.traps[i]
-        if one_channel[r]:
+class _AnalysisDraws:
+    """Every random draw behind the analysis documents, in the seed's fixed order (see :class:`_SessionDraws`).
+
+    Irregularities are drawn for every row and kept on current rows only; two channel slots per analysis row.
+    """
+
+    def __init__(self, rng: np.random.Generator, s: Sessions, sess: np.ndarray, cur: np.ndarray) -> None:
+        m = len(sess)
+        self.one_channel = (rng.random(m) < 0.02) & cur
+        self.missing = (rng.random(m) < 0.05) & cur
+        self.extra = (rng.random(m) < 0.05) & cur
+        self.nulls = (rng.random(m) < 0.05) & cur
+        self.errors = (rng.random(m) < 0.03) & cur
+        self.drop_pick = rng.integers(0, len(_DROP), (m, 2))
+        self.null_pick = rng.integers(0, len(_NULL), (m, 2))
+        # samples = frames × 30 analog samples per point frame
+        frames = np.where(s.frames[sess] > 0, s.frames[sess], 2200)
+        self.channels = an.draw_channels(rng, 2 * m, np.repeat(frames * 30, 2))
+        self.contractions = an.draw_contractions(rng, self.channels.n_contractions)
+        self.float_counts = (rng.random(m) < 0.05) & cur  # hand-edited rows: counts written as 12.0
+
+
+def _analysis_doc(g: _AnalysisDraws, r: int) -> dict[str, Any]:
+    """Row ``r``'s analytics document: CH1 (and CH2 unless one_channel), then the row's drawn irregularities."""
+    doc: dict[str, Any] = {"CH1": an.build_channel("CH1", 2 * r, g.channels, g.contractions)}
+    if not g.one_channel[r]:
+        doc["CH2"] = an.build_channel("CH2", 2 * r + 1, g.channels, g.contractions)
+    if g.missing[r]:
+        for key in {_DROP[g.drop_pick[r, 0]], _DROP[g.drop_pick[r, 1]]}:
+            for ch in doc.values():
+                ch.pop(key, None)
+    if g.nulls[r]:
+        for key in {_NULL[g.null_pick[r, 0]], _NULL[g.null_pick[r, 1]]}:
+            doc["CH1"][key] = None
+    if g.extra[r]:
+        for name, ch in doc.items():
+            for key, value in an.EXTRA_KEYS:
+                ch[key] = value.format(channel=name) if isinstance(value, str) else value
+    if g.errors[r]:
+        doc["CH1"]["errors"] = {"temporal_stats": "Insufficient windows for temporal analysis"}
+    if g.float_counts[r]:
+        for ch in doc.values():
+            for key in an.COUNT_KEYS:
+                ch[key] = float(ch[key])
+    return doc
+
+
+def _analysis_traps(s: Sessions, order: list[int], described: np.ndarray, g: _AnalysisDraws) -> None:
+    """Add the document traps to the session of each ``described`` row (current and not ``{}``)."""
+    for r in np.flatnonzero(described).tolist():
+        t = s.traps[order[r]]
+        if g.one_channel[r]:
             t.append("one_channel")
-        if missing[r]:
+        if g.missing[r]:
             t.append("missing_keys")
-        if extra[r]:
+        if g.extra[r]:
             t.append("extra_keys")
-        if nulls[r]:
+        if g.nulls[r]:
             t.append("null_values")
-        if errors[r]:
+        if g.errors[r]:
             t.append("analysis_errors")
-        if float_counts[r]:
+        if g.float_counts[r]:
             t.append("float_counts")
-        n_ch = 1 if one_channel[r] else 2
-        counts = channels.n_contractions[2 * r : 2 * r + n_ch]
+        n_ch = 1 if g.one_channel[r] else 2
+        counts = g.channels.n_contractions[2 * r : 2 * r + n_ch]
         if (counts == 0).any():
             t.append("zero_contractions")
-        if (channels.expected[2 * r : 2 * r + n_ch] > 0).any():
+        if (g.channels.expected[2 * r : 2 * r + n_ch] > 0).any():
             t.append("expected_contractions_set")
-        if (channels.method[2 * r : 2 * r + n_ch] > 0).any():
+        if (g.channels.method[2 * r : 2 * r + n_ch] > 0).any():
             t.append("mvc_not_backend")
-    return order, current, texts()
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -854,7 +1069,11 @@ def seed_legacy(
     signal_samples: int = 0,
     c3d_dir: Path | None = None,
 ) -> SeedReport:
-    """Write ``sessions`` synthetic legacy sessions (every trap of the legacy spec) in one transaction."""
+    """Write ``sessions`` synthetic legacy sessions (every trap of the legacy spec) in one transaction.
+
+    Everything is drawn from one generator before anything is written; the steps below consume it in a fixed
+    order (people, sessions, settings, spoiling, analyses), which is what makes a seed reproducible.
+    """
     started = time.perf_counter()
     if sessions < 1:
         raise SchemaStateError("--sessions must be at least 1", "pass a positive number of sessions")
@@ -864,144 +1083,25 @@ def seed_legacy(
     people = _people(rng)
     s = _sessions(rng, sessions, catalog, N_PATIENTS)
     settings_rows = _settings(rng, s, people) if has_settings else []
-
-    # spoiled sessions: among those with a current non-empty analysis and no shared hash
-    shared = np.array(["shared_hash" in t for t in s.traps])
-    eligible = np.flatnonzero(s.has_analysis & ~s.empty & ~shared)
-    n_spoil = min(round(bad_fraction * len(eligible)), len(eligible))
-    chosen = np.sort(rng.choice(eligible, size=n_spoil, replace=False)) if n_spoil else np.array([], dtype=int)
-    spoil_kind = {int(i): j % len(SPOIL_KINDS) for j, i in enumerate(chosen.tolist())}
-    details: dict[int, str] = {}
-    hashes = list(s.hashes)
-    not_c3d: set[int] = set()
-    for j, i in enumerate(chosen.tolist()):
-        if SPOIL_KINDS[spoil_kind[i]] == "bad_file_hash":
-            hashes[i] = _bad_hash(hashes[i], j)
-            details[i] = f"file_hash={hashes[i]!r}"
-        elif SPOIL_KINDS[spoil_kind[i]] == "out_of_range" and (j // len(SPOIL_KINDS)) % 3 == 2:
-            # every third out_of_range session: a file that is not a C3D at all, which the real writer still marks
-            # completed, with the nonsense header values its parser read and an analytics_data of {} (0 ms)
-            not_c3d.add(i)
-            s.sampling[i], s.duration[i], s.frames[i] = NOT_C3D_HEADER
-            s.sizes[i] = 4600 + 100 * (j % 7)
-            s.traps[i] += ["not_a_c3d", "empty_analytics"]
-            details[i] = (
-                f"sampling_rate={NOT_C3D_HEADER[0]!r} duration_seconds={NOT_C3D_HEADER[1]!r} "
-                f"frame_count={NOT_C3D_HEADER[2]} (not a C3D file)"
-            )
-
-    order, current, texts = _analysis_docs(rng, s, spoil_kind, details, not_c3d)
-    m = len(order)
-    a_ids = _uuids(rng, m)
-    sess = np.array(order, dtype=np.int64)
-    cur = np.array(current, dtype=bool)
-    a_created = np.where(cur, s.processed[sess], s.old_created[sess]) if m else np.array([], dtype=np.int64)
-    expired = np.where(cur, s.expired[sess], True) if m else np.array([], dtype=bool)
-    expires = np.where(expired, a_created + 30 * DAY, FAR_FUTURE + rng.integers(0, 365 * DAY, m))
-    accessed = a_created + rng.integers(0, 60 * DAY, m)
+    spoiled = _spoil_sessions(rng, s, bad_fraction)
+    order, current, texts = _analysis_docs(rng, s, spoiled.kind, spoiled.details, spoiled.not_c3d)
+    stamps = _analysis_stamps(rng, s, order, current)
     templates = _signal_templates(catalog, signal_samples)
-
-    created_txt, updated_txt = _ts(s.created), _ts(s.updated)
-    processed_txt = _ts(s.processed)
-    with conn.transaction(), conn.cursor() as cur_:
-        cur_.execute(
-            "INSERT INTO public.therapists (id, user_id, first_name, last_name, created_at) "
-            "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[])",
-            [list(col) for col in zip(*people.therapist_rows, strict=True)],
-        )
-        cur_.executemany(
-            "INSERT INTO public.patients (id, therapist_id, patient_code, first_name, last_name, "
-            "date_of_birth, "
-            "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            people.patient_rows,
-        )
-        cur_.executemany(
-            "INSERT INTO public.researcher_profiles (id, full_name, institution, department, role, "
-            "access_level, "
-            "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            people.researcher_rows,
-        )
-        with cur_.copy(f"COPY public.c3d_metadata ({C3D_COLUMNS}) FROM STDIN") as copy:
-            for i in range(sessions):
-                size = int(s.sizes[i])
-                frames = int(s.frames[i])
-                known = bool(s.extracted[i])
-                copy.write_row(
-                    (
-                        s.ids[i],
-                        s.paths[i],
-                        hashes[i],
-                        size,
-                        s.patient_folder[i],
-                        s.session_ids[i],
-                        None,
-                        "[]" if known else None,
-                        0 if known else None,
-                        None if np.isnan(s.sampling[i]) else float(s.sampling[i]),
-                        None if np.isnan(s.duration[i]) else float(s.duration[i]),
-                        frames if known else None,
-                        s.resolved_patient[i],
-                        "Unknown" if known else None,
-                        s.resolved_date[i],
-                        "small" if size < 2_000_000 else ("medium" if size < 3_000_000 else "large"),
-                        "c3d-examples",
-                        s.object_metadata[i],
-                        s.status[i],
-                        s.error[i],
-                        created_txt[i],
-                        updated_txt[i],
-                        processed_txt[i] if s.processed[i] else None,
-                    )
-                )
-        a_created_txt, expires_txt, accessed_txt = _ts(a_created), _ts(expires), _ts(accessed)
-        with cur_.copy(f"COPY public.analysis_results ({ANALYSIS_COLUMNS}) FROM STDIN") as copy:
-            for r, text in enumerate(texts):
-                i = order[r]
-                is_empty = text == "{}"
-                copy.write_row(
-                    (
-                        a_ids[r],
-                        s.ids[i],
-                        hashes[i],
-                        "v2.1.0" if current[r] else "v2.0.0",
-                        "{}",
-                        text,
-                        None if is_empty else templates[int(s.rec[i])],
-                        0 if is_empty and not s.too_short[i] else 1000,
-                        int(s.cache_hits[i]) if current[r] else 0,
-                        accessed_txt[r],
-                        a_created_txt[r],
-                        expires_txt[r],
-                    )
-                )
+    with conn.transaction(), conn.cursor() as cur:
+        _write_people(cur, people)
+        _write_c3d_metadata(cur, s, spoiled.hashes)
+        _write_analyses(cur, s, spoiled.hashes, order, current, texts, stamps, templates)
         if settings_rows:
-            with cur_.copy("COPY public.session_settings (user_id, session_id, params, updated_at) FROM STDIN") as copy:
-                for row in settings_rows:
-                    copy.write_row(row)
-        cur_.execute((legacy_sql_dir() / MANIFEST_SQL).read_text(encoding="utf-8").encode())
-        cur_.execute("TRUNCATE legacy_seed.manifest")
-        cur_.execute(
-            "INSERT INTO legacy_seed.runs (seed, sessions, bad_fraction, signal_samples, grounded) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (seed, sessions, bad_fraction, signal_samples, catalog.grounded),
-        )
-        with cur_.copy(
-            "COPY legacy_seed.manifest (c3d_metadata_id, ordinal, traps, spoiled_kind, spoiled_detail) FROM STDIN"
-        ) as copy:
-            for i in range(sessions):
-                kind = SPOIL_KINDS[spoil_kind[i]] if i in spoil_kind else None
-                copy.write_row((s.ids[i], i, "{" + ",".join(s.traps[i]) + "}", kind, details.get(i)))
+            _write_settings(cur, settings_rows)
+        # after the analyses: their texts fill in the spoiled details as COPY consumes them
+        _write_manifest(cur, s, spoiled, (seed, sessions, bad_fraction, signal_samples, catalog.grounded))
     conn.commit()
-    # A production legacy database has planner statistics (autovacuum keeps them); give the seeded one the same.
-    tables = ["c3d_metadata", "analysis_results", "patients", "therapists"]
-    tables += ["session_settings"] if has_settings else []
-    conn.execute("ANALYZE " + ", ".join(f"public.{t}" for t in tables))
-    conn.commit()
+    _analyze(conn, has_settings)
     return SeedReport(
         sessions=sessions,
-        analyses=m,
+        analyses=len(order),
         settings_rows=len(settings_rows),
-        spoiled=len(spoil_kind),
+        spoiled=len(spoiled.kind),
         seconds=time.perf_counter() - started,
         grounded=catalog.grounded,
         seed=seed,
@@ -1010,3 +1110,197 @@ def seed_legacy(
         researchers=len(people.researcher_rows),
         catalog_source=catalog.source,
     )
+
+
+@dataclass
+class _Spoiled:
+    """The sessions spoiled on purpose and what the c3d_metadata side of the spoiling changed."""
+
+    kind: dict[int, int]  # session index → SPOIL_KINDS index, in session order
+    details: dict[int, str]  # session index → spoiled_detail (document spoils are added as the texts are built)
+    hashes: list[str]  # file_hash per session as written (bad_file_hash applied)
+    not_c3d: set[int]  # out_of_range sessions that are not a C3D file at all
+
+
+def _spoil_sessions(rng: np.random.Generator, s: Sessions, bad_fraction: float) -> _Spoiled:
+    """Choose ``bad_fraction`` of the sessions with a current non-empty analysis and no shared hash (kinds cycled
+    so each appears) and apply the spoils that live in c3d_metadata; the document spoils come with the texts.
+
+    Messy-but-valid sessions stay eligible: their traps are never counted as spoiled.
+    """
+    shared = np.array(["shared_hash" in t for t in s.traps])
+    eligible = np.flatnonzero(s.has_analysis & ~s.empty & ~shared)
+    n_spoil = min(round(bad_fraction * len(eligible)), len(eligible))
+    chosen = np.sort(rng.choice(eligible, size=n_spoil, replace=False)) if n_spoil else np.array([], dtype=int)
+    kind = {int(i): j % len(SPOIL_KINDS) for j, i in enumerate(chosen.tolist())}
+    spoiled = _Spoiled(kind=kind, details={}, hashes=list(s.hashes), not_c3d=set())
+    for j, i in enumerate(chosen.tolist()):
+        if SPOIL_KINDS[kind[i]] == "bad_file_hash":
+            spoiled.hashes[i] = _bad_hash(spoiled.hashes[i], j)
+            spoiled.details[i] = f"file_hash={spoiled.hashes[i]!r}"
+        elif SPOIL_KINDS[kind[i]] == "out_of_range" and (j // len(SPOIL_KINDS)) % 3 == 2:
+            _make_not_c3d(s, spoiled, i, j)
+    return spoiled
+
+
+def _make_not_c3d(s: Sessions, spoiled: _Spoiled, i: int, j: int) -> None:
+    """Session ``i`` becomes a file that is not a C3D at all, which the real writer still marks completed, with
+    the nonsense header values its parser read and an analytics_data of {} (0 ms)."""
+    spoiled.not_c3d.add(i)
+    s.sampling[i], s.duration[i], s.frames[i] = NOT_C3D_HEADER
+    s.sizes[i] = 4600 + 100 * (j % 7)
+    s.traps[i] += ["not_a_c3d", "empty_analytics"]
+    spoiled.details[i] = (
+        f"sampling_rate={NOT_C3D_HEADER[0]!r} duration_seconds={NOT_C3D_HEADER[1]!r} "
+        f"frame_count={NOT_C3D_HEADER[2]} (not a C3D file)"
+    )
+
+
+@dataclass
+class _AnalysisStamps:
+    """Ids and timestamp texts per analysis row (write order)."""
+
+    ids: list[str]
+    created: list[str]
+    expires: list[str]
+    accessed: list[str]
+
+
+def _analysis_stamps(rng: np.random.Generator, s: Sessions, order: list[int], current: list[bool]) -> _AnalysisStamps:
+    """A current row dates from processing, a superseded one from the first processing; an expired row
+    expires 30 days after it was created, any other one in the far future."""
+    m = len(order)
+    a_ids = _uuids(rng, m)
+    sess = np.array(order, dtype=np.int64)
+    cur = np.array(current, dtype=bool)
+    a_created = np.where(cur, s.processed[sess], s.old_created[sess]) if m else np.array([], dtype=np.int64)
+    expired = np.where(cur, s.expired[sess], True) if m else np.array([], dtype=bool)
+    expires = np.where(expired, a_created + 30 * DAY, FAR_FUTURE + rng.integers(0, 365 * DAY, m))
+    accessed = a_created + rng.integers(0, 60 * DAY, m)
+    return _AnalysisStamps(a_ids, _ts(a_created), _ts(expires), _ts(accessed))
+
+
+def _write_people(cur: psycopg.Cursor[Any], people: People) -> None:
+    """Therapists, patients and researcher profiles (few rows: plain INSERTs)."""
+    cur.execute(
+        "INSERT INTO public.therapists (id, user_id, first_name, last_name, created_at) "
+        "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[])",
+        [list(col) for col in zip(*people.therapist_rows, strict=True)],
+    )
+    cur.executemany(
+        "INSERT INTO public.patients (id, therapist_id, patient_code, first_name, last_name, "
+        "date_of_birth, "
+        "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        people.patient_rows,
+    )
+    cur.executemany(
+        "INSERT INTO public.researcher_profiles (id, full_name, institution, department, role, "
+        "access_level, "
+        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        people.researcher_rows,
+    )
+
+
+def _write_c3d_metadata(cur: psycopg.Cursor[Any], s: Sessions, hashes: list[str]) -> None:
+    """One c3d_metadata row per session (COPY). Rows not yet extracted have NULL header and resolved values."""
+    created_txt, updated_txt, processed_txt = _ts(s.created), _ts(s.updated), _ts(s.processed)
+    with cur.copy(f"COPY public.c3d_metadata ({C3D_COLUMNS}) FROM STDIN") as copy:
+        for i in range(s.n):
+            size = int(s.sizes[i])
+            frames = int(s.frames[i])
+            known = bool(s.extracted[i])
+            copy.write_row(
+                (
+                    s.ids[i],
+                    s.paths[i],
+                    hashes[i],
+                    size,
+                    s.patient_folder[i],
+                    s.session_ids[i],
+                    None,
+                    "[]" if known else None,
+                    0 if known else None,
+                    None if np.isnan(s.sampling[i]) else float(s.sampling[i]),
+                    None if np.isnan(s.duration[i]) else float(s.duration[i]),
+                    frames if known else None,
+                    s.resolved_patient[i],
+                    "Unknown" if known else None,
+                    s.resolved_date[i],
+                    "small" if size < 2_000_000 else ("medium" if size < 3_000_000 else "large"),
+                    "c3d-examples",
+                    s.object_metadata[i],
+                    s.status[i],
+                    s.error[i],
+                    created_txt[i],
+                    updated_txt[i],
+                    processed_txt[i] if s.processed[i] else None,
+                )
+            )
+
+
+def _write_analyses(
+    cur: psycopg.Cursor[Any],
+    s: Sessions,
+    hashes: list[str],
+    order: list[int],
+    current: list[bool],
+    texts: Iterator[str],
+    stamps: _AnalysisStamps,
+    templates: list[str | None],
+) -> None:
+    """The analysis_results rows (COPY), consuming the lazy texts; a ``{}`` row has no emg_signals."""
+    with cur.copy(f"COPY public.analysis_results ({ANALYSIS_COLUMNS}) FROM STDIN") as copy:
+        for r, text in enumerate(texts):
+            i = order[r]
+            is_empty = text == "{}"
+            copy.write_row(
+                (
+                    stamps.ids[r],
+                    s.ids[i],
+                    hashes[i],
+                    "v2.1.0" if current[r] else "v2.0.0",
+                    "{}",
+                    text,
+                    None if is_empty else templates[int(s.rec[i])],
+                    0 if is_empty and not s.too_short[i] else 1000,
+                    int(s.cache_hits[i]) if current[r] else 0,
+                    stamps.accessed[r],
+                    stamps.created[r],
+                    stamps.expires[r],
+                )
+            )
+
+
+def _write_settings(cur: psycopg.Cursor[Any], settings_rows: list[tuple[str, str, str, str]]) -> None:
+    """The legacy session_settings rows (COPY)."""
+    with cur.copy("COPY public.session_settings (user_id, session_id, params, updated_at) FROM STDIN") as copy:
+        for row in settings_rows:
+            copy.write_row(row)
+
+
+def _write_manifest(
+    cur: psycopg.Cursor[Any], s: Sessions, spoiled: _Spoiled, run: tuple[int, int, float, int, bool]
+) -> None:
+    """legacy_seed: the run's arguments (seed, sessions, bad_fraction, signal_samples, grounded) and each
+    session's traps and spoiling, which later features' tests read."""
+    cur.execute((legacy_sql_dir() / MANIFEST_SQL).read_text(encoding="utf-8").encode())
+    cur.execute("TRUNCATE legacy_seed.manifest")
+    cur.execute(
+        "INSERT INTO legacy_seed.runs (seed, sessions, bad_fraction, signal_samples, grounded) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        run,
+    )
+    with cur.copy(
+        "COPY legacy_seed.manifest (c3d_metadata_id, ordinal, traps, spoiled_kind, spoiled_detail) FROM STDIN"
+    ) as copy:
+        for i in range(s.n):
+            kind = SPOIL_KINDS[spoiled.kind[i]] if i in spoiled.kind else None
+            copy.write_row((s.ids[i], i, "{" + ",".join(s.traps[i]) + "}", kind, spoiled.details.get(i)))
+
+
+def _analyze(conn: psycopg.Connection, has_settings: bool) -> None:
+    """A production legacy database has planner statistics (autovacuum keeps them); give the seeded one the same."""
+    tables = ["c3d_metadata", "analysis_results", "patients", "therapists"]
+    tables += ["session_settings"] if has_settings else []
+    conn.execute("ANALYZE " + ", ".join(f"public.{t}" for t in tables))
+    conn.commit()
