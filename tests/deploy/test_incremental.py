@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import psycopg
+import pytest
 from migration_support import TARGET, TARGET_TABLES, rows, run, scalar, seeded_database
 
 from statsfirst.db.dsn import ResolvedDsn
@@ -86,3 +87,23 @@ def test_incremental_touches_exactly_the_changed_and_new_sessions(make_database:
     assert touched_sessions(before, row_versions(dsn)) == set()
     assert third.deleted_in_legacy["sessions"] == 1 and third.deleted_in_legacy["session_ids"] == [gone]
     assert scalar(dsn, f"SELECT count(*) FROM {TARGET}.therapy_sessions WHERE id = %s", (gone,)) == 1
+
+
+def test_a_worker_in_another_time_zone_sees_nothing_changed(
+    make_database: Callable[[], ResolvedDsn], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lineage's source hash and legacy payload render legacy timestamps as text: a run from a worker whose
+    PGTZ differs must find every session unchanged (not rewrite the whole target) and store the same payloads."""
+    dsn = seeded_database(make_database, sessions=120)
+    monkeypatch.setenv("PGTZ", "Pacific/Auckland")
+    first = run(dsn, batch_size=50)
+    payloads = rows(dsn, "SELECT legacy_session_id::text, legacy_c3d::text, source_hash "
+                         "FROM statsfirst.session_lineage ORDER BY 1")
+    monkeypatch.setenv("PGTZ", "America/Los_Angeles")
+    again = run(dsn, batch_size=50)
+    assert first.migrated > 0 and again.migrated == first.migrated
+    assert again.as_json()["rewritten_unchanged"] == first.migrated
+    assert rows(dsn, "SELECT legacy_session_id::text, legacy_c3d::text, source_hash "
+                     "FROM statsfirst.session_lineage ORDER BY 1") == payloads
+    # and the stored payload is in UTC, whatever the worker's zone
+    assert all("+00:00" in payload or "Z" in payload for _, payload, _ in payloads if '"created_at"' in payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +12,18 @@ from statsfirst.db.dsn import ResolvedDsn
 from statsfirst.errors import ConnectionProblem
 
 APPLICATION_NAME = "statsfirst"
+
+
+class _SecondPipelineError(logging.Filter):
+    """Drops psycopg's warning that ending a pipeline failed after a statement in it already had: the first error
+    (a rejected row, a lost connection) is raised and reported in one line; with no logging configured, Python
+    would print this second one to stderr as well."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_SecondPipelineError())
 
 
 def connect(

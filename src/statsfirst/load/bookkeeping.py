@@ -1,4 +1,8 @@
-"""Quarantine, lineage and resolution writes (bookkeeping schema), set-based from staging tables."""
+"""Quarantine, lineage and resolution writes (bookkeeping schema), set-based from staging tables.
+
+Each write comes in two parts: its staging table (``*_staging``, created and filled with the batch's other staging
+tables in one go) and its statement, which returns its cursor so the batch loader can pipeline the statements.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from statsfirst.load.staging import STAGED_RANGE, copy_to_temp
+from statsfirst.load.staging import STAGED_RANGE, StagingTable, bookkeeping_staging
 
 ANALYSIS_PAYLOAD = sql.SQL("""
     jsonb_build_object('id', a.id, 'c3d_metadata_id', a.c3d_metadata_id, 'file_hash', a.file_hash,
@@ -30,10 +34,8 @@ ANALYSIS_LINEAGE = sql.SQL("""
 # jsonb: its input is only syntax-checked, where jsonb would parse every residual into a tree.
 
 
-def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: str) -> int:
-    """One open entry per held-back session, with every failed check and the legacy payload (no signal arrays)."""
-    if problems.height == 0:
-        return 0
+def quarantine_staging(problems: pl.DataFrame) -> StagingTable:
+    """One row per held-back session, with every failed check."""
     grouped = (
         problems.group_by("session_id")
         .agg(
@@ -51,13 +53,16 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
         )
     )
     reasons_literal = pl.lit("{") + pl.col("reasons").list.join(",") + pl.lit("}")
-    copy_to_temp(
-        conn,
+    return bookkeeping_staging(
         "stage_quarantine",
         sql.SQL("session_id text, stage text, reasons text[], failures text"),
         grouped.select("session_id", "stage", reasons_literal.alias("reasons"), "failures"),
     )
-    cursor = conn.execute(
+
+
+def write_quarantine(conn: psycopg.Connection, run_id: str) -> psycopg.Cursor:
+    """One open entry per staged held-back session, with the legacy payload (no signal arrays)."""
+    return conn.execute(
         sql.SQL(
             """
         INSERT INTO statsfirst.quarantine AS q (legacy_session_id, legacy_analysis_ids, stage, reasons, failures,
@@ -78,12 +83,11 @@ def write_quarantine(conn: psycopg.Connection, problems: pl.DataFrame, run_id: s
         ).format(analysis_payload=ANALYSIS_PAYLOAD),
         {"run": run_id},
     )
-    return max(cursor.rowcount, 0)
 
 
-def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
+def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> psycopg.Cursor:
     """Sessions fixed in the legacy data after being held back: their open entry is marked resolved."""
-    cursor = conn.execute(
+    return conn.execute(
         sql.SQL(
             "UPDATE statsfirst.quarantine SET resolved_at = now(), resolved_by_run = %s "
             "WHERE resolved_at IS NULL AND legacy_session_id IN (SELECT id FROM stage_therapy_sessions) "
@@ -91,20 +95,30 @@ def resolve_quarantine(conn: psycopg.Connection, run_id: str) -> int:
         ).format(staged_range=STAGED_RANGE),
         (run_id,),
     )
-    return max(cursor.rowcount, 0)
 
 
-def write_lineage(conn: psycopg.Connection, lineage: pl.DataFrame, residuals: pl.DataFrame, run_id: str) -> None:
-    copy_to_temp(
-        conn,
-        "stage_lineage",
-        sql.SQL(
-            "session_id uuid, raw_patient_id text, raw_resolved_patient_id text, raw_therapist_id text, "
-            "raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, linked_settings text, "
-            "source_fingerprint text"
+def lineage_staging(lineage: pl.DataFrame, residuals: pl.DataFrame) -> list[StagingTable]:
+    """The sessions' lineage rows and the current analyses' residuals."""
+    return [
+        bookkeeping_staging(
+            "stage_lineage",
+            sql.SQL(
+                "session_id uuid, raw_patient_id text, raw_resolved_patient_id text, raw_therapist_id text, "
+                "raw_resolved_therapist_id text, raw_session_id text, patient_resolution text, linked_settings text, "
+                "source_fingerprint text"
+            ),
+            lineage,
         ),
-        lineage,
-    )
+        bookkeeping_staging(
+            "stage_residual",
+            sql.SQL("analysis_id uuid, analytics_residual text"),
+            residuals.select("analysis_id", "analytics_residual"),
+        ),
+    ]
+
+
+def write_lineage(conn: psycopg.Connection, run_id: str) -> None:
+    """Session and analysis lineage of the staged sessions (rewritten only where their sources changed)."""
     conn.execute(
         sql.SQL(
             """
@@ -128,12 +142,6 @@ def write_lineage(conn: psycopg.Connection, lineage: pl.DataFrame, residuals: pl
             """
         ).format(staged_range=STAGED_RANGE),
         {"run": run_id},
-    )
-    copy_to_temp(
-        conn,
-        "stage_residual",
-        sql.SQL("analysis_id uuid, analytics_residual text"),
-        residuals.select("analysis_id", "analytics_residual"),
     )
     conn.execute(
         sql.SQL(

@@ -14,7 +14,8 @@ from statsfirst.load.table_specs import CHILD_TABLES, TableSpec
 NEVER_LOWERED: dict[str, tuple[str, ...]] = {"signal_processing_cache": ("hit_count", "last_accessed_at")}
 
 
-def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Staged) -> int:
+def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Staged) -> psycopg.Cursor:
+    """Insert the staged rows, update the changed ones; its cursor's rowcount is the rows written."""
     stage = staged.name
     columns = list(staged.columns)
     select_items: list[sql.Composable] = [sql.Identifier(c) for c in staged.columns]
@@ -62,18 +63,17 @@ def upsert(conn: psycopg.Connection, schema: str, spec: TableSpec, staged: Stage
         old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in compared),
         new=sql.SQL(", ").join(new_value(c) for c in compared),
     )
-    cursor = conn.execute(statement)
-    return max(cursor.rowcount, 0)
+    return conn.execute(statement)
 
 
-def existing_sessions(conn: psycopg.Connection, schema: str) -> list[str]:
-    """Staged sessions the target already holds (a first migration of a range has none)."""
+def existing_sessions(conn: psycopg.Connection, schema: str) -> psycopg.Cursor:
+    """Staged sessions the target already holds (a first migration of a range has none): sent before the upserts,
+    read after them."""
     query = sql.SQL(
         "SELECT t.id::text FROM {schema}.therapy_sessions t JOIN stage_therapy_sessions s ON s.id = t.id "
         "WHERE t.id {staged_range}"
     ).format(schema=sql.Identifier(schema), staged_range=STAGED_RANGE)
-    rows = conn.execute(query).fetchall()
-    return [r[0] for r in rows]
+    return conn.execute(query)
 
 
 def delete_stale_children(
@@ -99,15 +99,14 @@ def delete_stale_children(
         )
 
 
-def delete_sessions(conn: psycopg.Connection, schema: str, session_ids: list[str]) -> int:
+def delete_sessions(conn: psycopg.Connection, schema: str, session_ids: list[str]) -> None:
     """Sessions now held back or skipped leave the target (children cascade); the quarantine keeps their payload."""
     if not session_ids:
-        return 0
-    cursor = conn.execute(
+        return
+    conn.execute(
         sql.SQL("DELETE FROM {schema}.therapy_sessions WHERE id = ANY(%s::uuid[])").format(
             schema=sql.Identifier(schema)
         ),
         (session_ids,),
     )
     conn.execute("DELETE FROM statsfirst.session_lineage WHERE legacy_session_id = ANY(%s::uuid[])", (session_ids,))
-    return max(cursor.rowcount, 0)

@@ -1,4 +1,9 @@
-"""COPY polars frames into temporary staging tables shaped like their targets."""
+"""COPY polars frames into temporary staging tables shaped like their targets.
+
+A batch stages ten tables (seven targets, lineage, residuals, quarantine). Every round trip costs a network
+latency (1 to tens of ms from a Prefect worker to Supabase), so all of them are created in one round trip and
+each is then filled by one COPY; empty frames are not copied at all.
+"""
 
 from __future__ import annotations
 
@@ -100,33 +105,66 @@ def prepare_for_copy(frame: pl.DataFrame, types: dict[str, str]) -> pl.DataFrame
     return frame.select(expressions)
 
 
-def copy_to_staging(conn: psycopg.Connection, schema: str, spec: TableSpec, frame: pl.DataFrame) -> Staged:
-    """Create ``stage_<table>`` (dropped at commit) with the loaded columns typed as in the target; COPY into it."""
+@dataclass(frozen=True)
+class StagingTable:
+    """A temporary table to create and the CSV rows to COPY into it (None: nothing to copy)."""
+
+    name: str
+    create: sql.Composed
+    copy: sql.Composed
+    payload: bytes | None
+    columns: tuple[str, ...] = ()  # of a target's staging table: the target columns it carries
+
+    @property
+    def staged(self) -> Staged:
+        return Staged(self.name, self.columns)
+
+
+def target_staging(conn: psycopg.Connection, schema: str, spec: TableSpec, frame: pl.DataFrame) -> StagingTable:
+    """``stage_<table>`` (dropped at commit) with the loaded columns typed as in the target, and its rows."""
     table = spec.name
     stage = f"stage_{table}"
     types = target_columns(conn, schema, table)
     columns = loaded_columns(spec, frame.columns, types)
-    conn.execute(
-        sql.SQL("CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {schema}.{table} WITH NO DATA").format(
-            stage=sql.Identifier(stage),
-            cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-            schema=sql.Identifier(schema),
-            table=sql.Identifier(table),
-        )
-    )
+    payload = None
     if frame.height:
-        payload = prepare_for_copy(frame.select(columns), types).write_csv(include_header=False, null_value="")
-        statement = sql.SQL("COPY {stage} ({cols}) FROM STDIN (FORMAT csv)").format(
-            stage=sql.Identifier(stage), cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
-        with conn.cursor() as cur, cur.copy(statement) as copy:
-            copy.write(payload.encode("utf-8"))
-    return Staged(stage, tuple(columns))
+        csv = prepare_for_copy(frame.select(columns), types).write_csv(include_header=False, null_value="")
+        payload = csv.encode("utf-8")
+    column_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    return StagingTable(
+        stage,
+        sql.SQL("CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {schema}.{table} WITH NO DATA").format(
+            stage=sql.Identifier(stage), cols=column_list, schema=sql.Identifier(schema), table=sql.Identifier(table)
+        ),
+        sql.SQL("COPY {stage} ({cols}) FROM STDIN (FORMAT csv)").format(stage=sql.Identifier(stage), cols=column_list),
+        payload,
+        tuple(columns),
+    )
 
 
-def copy_to_temp(conn: psycopg.Connection, name: str, columns: sql.SQL, frame: pl.DataFrame) -> None:
+def bookkeeping_staging(name: str, columns: sql.SQL, frame: pl.DataFrame) -> StagingTable:
     """A bookkeeping staging table (``columns``: its column definitions, in the frame's order), dropped at commit."""
     table = sql.Identifier(name)
-    conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(table, columns))
-    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(table)) as copy:
-        copy.write(frame.write_csv(include_header=False).encode("utf-8"))
+    return StagingTable(
+        name,
+        sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(table, columns),
+        sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(table),
+        frame.write_csv(include_header=False).encode("utf-8") if frame.height else None,
+    )
+
+
+def fill_staging(conn: psycopg.Connection, tables: list[StagingTable]) -> None:
+    """Every CREATE in one round trip (a multi-statement simple query: no parameters), then one COPY per table."""
+    conn.execute(sql.SQL("; ").join(t.create for t in tables))
+    with conn.cursor() as cur:
+        for table in tables:
+            if table.payload is not None:
+                with cur.copy(table.copy) as copy:
+                    copy.write(table.payload)
+
+
+def copy_to_staging(conn: psycopg.Connection, schema: str, spec: TableSpec, frame: pl.DataFrame) -> Staged:
+    """One target staging table created and filled on its own (the batch loader stages all ten at once)."""
+    table = target_staging(conn, schema, spec, frame)
+    fill_staging(conn, [table])
+    return table.staged

@@ -180,8 +180,9 @@ def _process_batches(
             # makes PostgreSQL JIT-compile them: ~0.4 s of compilation per query for a few ms of work. For the same
             # reason no parallel workers: starting them costs more than a batch query, and the batches already keep
             # the cores busy (--workers).
-            local.conn.execute("SET jit = off")
-            local.conn.execute("SET max_parallel_workers_per_gather = 0")
+            # TimeZone: the lineage's source hash and legacy payload render timestamps as text, so a worker whose
+            # PGTZ differs must not make every session look changed. One round trip for the three.
+            local.conn.execute("SET jit = off; SET max_parallel_workers_per_gather = 0; SET TimeZone = 'UTC'")
             with lock:
                 opened.append(local.conn)
         return local.conn
