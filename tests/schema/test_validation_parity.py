@@ -94,3 +94,18 @@ def test_exemptions_name_only_unchecked_rules(kit: Any) -> None:
     for constraint in EXEMPT:
         table, overrides = next((t, o) for t, o, c in CASES if c == constraint)
         assert problems_of(table, kit.valid_row(table, SESSION, **overrides)).height == 0, constraint
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [("performance_scores", "game_points_maximum"), ("session_settings", "target_contractions_left"),
+     ("session_settings", "target_contractions_right"), ("emg_statistics", "total_contractions")],
+)
+def test_a_fraction_bound_for_an_integer_column_is_held_back_not_rounded(kit: Any, table: str, column: str) -> None:
+    """The load casts a JSON float to the target's integer type by rounding: a legacy 20.5 would be stored as 20
+    (a value the legacy data does not contain), so validation holds the session back with the column named."""
+    row = kit.valid_row(table, SESSION)
+    whole = problems_of(table, {**row, column: 2000.0})
+    assert whole.height == 0, whole
+    problems = problems_of(table, {**row, column: 2000.5})
+    assert column in problems["column"].to_list(), problems

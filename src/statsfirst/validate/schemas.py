@@ -51,18 +51,19 @@ def finite(name: str) -> pa.Column:
 INT4_MAX = 2_147_483_647.0
 
 
+def _integral() -> pa.Check:
+    """A JSON float bound for an integer column must be whole: the load would otherwise round 7.5 to 8."""
+    return pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral")
+
+
 def integral_count(name: str) -> pa.Column:
     """Counts arrive as JSON floats; 12.0 is accepted, 7.5, -1 and 1e17 (no integer column holds it) are not."""
-    return pa.Column(
-        pl.Float64,
-        [
-            pa.Check.ge(0.0),
-            pa.Check.le(INT4_MAX),
-            pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
-        ],
-        nullable=True,
-        name=name,
-    )
+    return pa.Column(pl.Float64, [pa.Check.ge(0.0), pa.Check.le(INT4_MAX), _integral()], nullable=True, name=name)
+
+
+def positive_whole(name: str, nullable: bool = True) -> pa.Column:
+    """A target or a maximum for an integer column: whole and above zero (20.5 game points is not 20)."""
+    return pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX), _integral()], nullable=nullable, name=name)
 
 
 def _le(smaller: str, larger: str) -> pa.Check:
@@ -106,14 +107,7 @@ EMG_STATISTICS = pa.DataFrameSchema(
         "side": pa.Column(pl.String, pa.Check.isin(("left", "right")), nullable=True),
         "mvc_peak_value": non_negative("mvc_peak_value"),
         "raw_mvc_estimation_method": pa.Column(pl.String, pa.Check.isin(tuple(MVC_METHODS)), nullable=True),
-        "target_contractions": pa.Column(
-            pl.Float64,
-            [
-                pa.Check.gt(0.0),
-                pa.Check.le(INT4_MAX),
-                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
-            ],
-        ),
+        "target_contractions": positive_whole("target_contractions", nullable=False),
         **{
             c: integral_count(c)
             for c in (
@@ -188,7 +182,7 @@ PERFORMANCE_SCORES = pa.DataFrameSchema(
             nullable=True,
         ),
         "game_points_achieved": integral_count("game_points_achieved"),
-        "game_points_maximum": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
+        "game_points_maximum": positive_whole("game_points_maximum"),
         "session_duration_minutes": non_negative("session_duration_minutes"),
         **{
             f"{s}_muscle_{r}_rate": unit(f"{s}_muscle_{r}_rate")
@@ -232,18 +226,11 @@ SESSION_SETTINGS = pa.DataFrameSchema(
     {
         "mvc_threshold_percentage": threshold_fraction("mvc_threshold_percentage"),
         "duration_threshold_seconds": pa.Column(pl.Float64, pa.Check.gt(0.0)),
-        "target_contractions_per_muscle": pa.Column(
-            pl.Float64,
-            [
-                pa.Check.gt(0.0),
-                pa.Check.le(INT4_MAX),
-                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
-            ],
-        ),
+        "target_contractions_per_muscle": positive_whole("target_contractions_per_muscle", nullable=False),
         "mvc_user_left": non_negative("mvc_user_left"),
         "mvc_user_right": non_negative("mvc_user_right"),
-        "target_contractions_left": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
-        "target_contractions_right": pa.Column(pl.Float64, [pa.Check.gt(0.0), pa.Check.le(INT4_MAX)], nullable=True),
+        "target_contractions_left": positive_whole("target_contractions_left"),
+        "target_contractions_right": positive_whole("target_contractions_right"),
         "settings_source": pa.Column(pl.String, pa.Check.isin(("legacy", "default"))),
     },
     strict=False,
@@ -255,14 +242,7 @@ PROCESSING_PARAMETERS = pa.DataFrameSchema(
         "sampling_rate_hz": positive("sampling_rate_hz"),
         "filter_low_cutoff_hz": non_negative("filter_low_cutoff_hz"),
         "filter_high_cutoff_hz": positive("filter_high_cutoff_hz"),
-        "filter_order": pa.Column(
-            pl.Float64,
-            [
-                pa.Check.in_range(1.0, 8.0),
-                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).round()), name="integral"),
-            ],
-            nullable=True,
-        ),
+        "filter_order": pa.Column(pl.Float64, [pa.Check.in_range(1.0, 8.0), _integral()], nullable=True),
         "smoothing_window_ms": positive("smoothing_window_ms"),
         "mvc_threshold_percentage": threshold_fraction("mvc_threshold_percentage", nullable=True),
         "duration_threshold_ms": positive("duration_threshold_ms"),
