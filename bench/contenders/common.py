@@ -80,7 +80,7 @@ def database_dsn(admin: str, name: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- CPU accounting
-def _proc_cpu_seconds(pid: int) -> float | None:
+def proc_cpu_seconds(pid: int) -> float | None:
     """utime + stime of a process (from /proc), or None when it is gone or not ours to see."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
@@ -115,7 +115,7 @@ class BackendCpuMonitor(threading.Thread):
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (self.dbname,)
         ).fetchall()
         for (pid,) in pids:
-            seconds = _proc_cpu_seconds(pid)
+            seconds = proc_cpu_seconds(pid)
             if seconds is None:
                 self.local = False  # the server runs elsewhere (or as someone we cannot see): no server CPU
                 continue
