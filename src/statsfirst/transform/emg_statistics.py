@@ -47,6 +47,14 @@ def build_emg_statistics(
     channels: pl.DataFrame, settings: pl.DataFrame, sessions: pl.DataFrame, compliance_weights: ComplianceWeights
 ) -> pl.DataFrame:
     """``channels``: decoded good channels; ``settings``: chosen linked settings; ``sessions``: processed_at."""
+    frame = _with_linked_settings(channels, settings, sessions)
+    frame = frame.with_columns(*_rules_in_force())
+    return _as_target_rows(_with_rates(frame, compliance_weights))
+
+
+def _with_linked_settings(channels: pl.DataFrame, settings: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Each channel with its position in the session (the legacy side convention), its session's linked settings,
+    its own threshold entry and the session's processed_at."""
     ordered = channels.sort(["session_id", "channel_name"]).with_columns(
         pl.int_range(pl.len()).over("session_id").alias("_position")
     )
@@ -54,37 +62,30 @@ def build_emg_statistics(
         "session_id", "mapping_ch1", "mapping_ch2", "expected_ch1", "expected_ch2", "expected_total",
         "mvc_threshold_pct", "duration_threshold_ms_setting",
     )
-    frame = (
+    return (
         ordered.join(linked, on="session_id", how="left")
         .join(channel_entries(settings, "threshold_entries", "channel_threshold_pct"),
               on=["session_id", "channel_name"], how="left")
         .join(sessions.select("session_id", "processed_at"), on="session_id", how="left")
     )
-    mapped_side = (
-        pl.when(pl.col("channel_name") == "CH1")
-        .then(_side_named(pl.col("mapping_ch1")))
-        .when(pl.col("channel_name") == "CH2")
-        .then(_side_named(pl.col("mapping_ch2")))
-        .otherwise(None)
-    )
-    default_side = (
-        pl.when(pl.col("_position") == 0)
-        .then(pl.lit("left"))
-        .when(pl.col("_position") == 1)
-        .then(pl.lit("right"))
-        .otherwise(None)
-    )
-    linked_target = (
-        pl.when(pl.col("channel_name") == "CH1")
-        .then(pl.col("expected_ch1"))
-        .when(pl.col("channel_name") == "CH2")
-        .then(pl.col("expected_ch2"))
-        .otherwise(None)
-    )
-    frame = frame.with_columns(
+
+
+def _per_channel(ch1: pl.Expr, ch2: pl.Expr) -> pl.Expr:
+    """The CH1 or the CH2 value of a channel; other channels have none."""
+    channel = pl.col("channel_name")
+    return pl.when(channel == "CH1").then(ch1).when(channel == "CH2").then(ch2).otherwise(None)
+
+
+def _rules_in_force() -> list[pl.Expr]:
+    """Side, target T, MVC and duration thresholds of each channel: the linked setting, else the legacy
+    convention or the analysis' value, else the configured default (the module docstring gives the order)."""
+    mapped_side = _per_channel(_side_named(pl.col("mapping_ch1")), _side_named(pl.col("mapping_ch2")))
+    position = pl.col("_position")
+    default_side = pl.when(position == 0).then(pl.lit("left")).when(position == 1).then(pl.lit("right"))
+    return [
         pl.coalesce(mapped_side, default_side).alias("side"),
         pl.coalesce(
-            linked_target,
+            _per_channel(pl.col("expected_ch1"), pl.col("expected_ch2")),
             pl.col("expected_total") / 2.0,
             "expected_contractions",
             pl.lit(float(DEFAULT_TARGET_CONTRACTIONS)),
@@ -99,9 +100,13 @@ def build_emg_statistics(
             pl.col("duration_threshold_ms_setting") / 1000.0,
             pl.lit(DEFAULT_DURATION_THRESHOLD_SECONDS),
         ).alias("duration_threshold_seconds"),
-    )
+    ]
+
+
+def _with_rates(frame: pl.DataFrame, compliance_weights: ComplianceWeights) -> pl.DataFrame:
+    """R_comp, R_int, R_dur and the muscle's compliance score (scoring.py holds the formulas)."""
     total = pl.col("contraction_count")
-    frame = frame.with_columns(
+    return frame.with_columns(
         completion_rate(total, pl.col("target_contractions")).alias("completion_rate"),
         quality_rate(pl.col("mvc_contraction_count"), total).alias("intensity_rate"),
         quality_rate(pl.col("duration_contraction_count"), total).alias("duration_rate"),
@@ -110,6 +115,10 @@ def build_emg_statistics(
             pl.col("completion_rate"), pl.col("intensity_rate"), pl.col("duration_rate"), compliance_weights
         ).alias("muscle_compliance_score"),
     )
+
+
+def _as_target_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The target's columns in its order (NULL where legacy records nothing), plus two validation-only ones."""
     return frame.select(
         "session_id",
         "channel_name",
