@@ -81,7 +81,7 @@ def legacy_scores(sessions: str) -> str:
         LEFT JOIN st ON st.id = cur.id
     ),
     rated AS (
-        SELECT id, side, least(total / target, 1.0) AS completion,
+        SELECT id, side, CASE WHEN total IS NOT NULL AND target > 0 THEN least(total / target, 1.0) END AS completion,
                CASE WHEN total = 0 THEN 0.0 ELSE good_intensity / total END AS intensity,
                CASE WHEN total = 0 THEN 0.0 ELSE good_duration / total END AS duration
         FROM ch
